@@ -1,0 +1,1 @@
+"""Connectors: one module per source or agency, each a thin adapter onto the wire layer."""

@@ -1,0 +1,65 @@
+"""The hub's event models (pydantic v2), mirrors of the Avro schemas in ``schemas/``.
+
+Models are frozen plain data: the core's functions take and return them; the wire layer turns them
+into Avro records with ``to_avro`` / ``from_avro``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from hub.core.lifecycle import Status
+
+PII_FIELDS: frozenset[str] = frozenset({"nik", "kk_number", "name", "phone"})
+
+
+class Citizen(BaseModel):
+    """The applicant. Every field is personal data (UU 27/2022)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    nik: str | None = None
+    kk_number: str | None = None
+    name: str | None = None
+    phone: str | None = None
+
+
+class RequestLifecycleEvent(BaseModel):
+    """One step in the life of a citizen request (see the .avsc for field docs)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    SCHEMA: ClassVar[str] = "id.go.banyuwangikab.hub.RequestLifecycleEvent"
+    CE_TYPE: ClassVar[str] = "id.go.banyuwangikab.hub.request.lifecycle"
+
+    event_id: str = Field(min_length=1, max_length=128)
+    request_id: str = Field(min_length=1, max_length=128)
+    parent_request_id: str | None = None
+    status: Status
+    native_status: str | None = None
+    occurred_at: datetime
+    source_system: str = Field(min_length=1)
+    service_code: str = Field(min_length=1)
+    region_code: str = Field(min_length=1)
+    agency: str = Field(min_length=1)
+    citizen: Citizen | None = None
+    note: str | None = Field(None, max_length=500)
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _utc_millis(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("must carry a time zone")
+        value = value.astimezone(UTC)
+        return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+    def to_avro(self) -> dict[str, Any]:
+        record = self.model_dump()
+        record["status"] = self.status.value
+        return record
+
+    @classmethod
+    def from_avro(cls, record: dict[str, Any]) -> RequestLifecycleEvent:
+        return cls.model_validate(record)

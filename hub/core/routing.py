@@ -1,0 +1,55 @@
+"""Routing and personal-data minimisation: who receives an event, and which fields of it.
+
+Pure: given an admitted event and its catalogue service, the list of deliveries. Each delivery
+carries the event as that audience may see it (UU 27/2022 purpose limitation) and the names of the
+personal fields it still holds, for the audit trail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from hub.core.catalogue import Service
+from hub.core.models import PII_FIELDS, RequestLifecycleEvent
+
+MPP_FEED = "mpp"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    topic: str
+    audience: str  # "agency:<code>" or "mpp"
+    event: RequestLifecycleEvent
+    personal_fields: frozenset[str]
+
+
+def minimise(event: RequestLifecycleEvent, allowed: frozenset[str]) -> RequestLifecycleEvent:
+    """The event with every citizen field outside ``allowed`` removed (no citizen block if none left)."""
+    citizen = event.citizen
+    if citizen is None:
+        return event
+    kept = {name: value for name, value in citizen.model_dump().items()
+            if name in allowed and value is not None}
+    if kept == citizen.model_dump(exclude_none=True):
+        return event
+    new_citizen = citizen.model_copy(update={n: None for n in PII_FIELDS if n not in kept}) if kept else None
+    return event.model_copy(update={"citizen": new_citizen})
+
+
+def personal_fields(event: RequestLifecycleEvent) -> frozenset[str]:
+    if event.citizen is None:
+        return frozenset()
+    return frozenset(event.citizen.model_dump(exclude_none=True))
+
+
+def route(event: RequestLifecycleEvent, service: Service, *,
+          agency_topic: Callable[[str], str], feed_topic: str) -> tuple[Delivery, ...]:
+    """The responsible agency gets the fields its service needs; the MPP feed gets no personal data."""
+    for_agency = minimise(event, service.personal_data & PII_FIELDS)
+    for_feed = minimise(event, frozenset())
+    return (
+        Delivery(agency_topic(service.agency), f"agency:{service.agency}", for_agency,
+                 personal_fields(for_agency)),
+        Delivery(feed_topic, MPP_FEED, for_feed, frozenset()),
+    )

@@ -1,0 +1,67 @@
+"""One frozen settings object for every process, read from the environment (prefix ``HUB_``)."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Everything that differs between a laptop, CI and the production cluster."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", frozen=True, extra="ignore")
+
+    # Kafka: comma-separated bootstrap servers; never assume a single broker.
+    bootstrap_servers: str = "127.0.0.1:9092"
+    registry_url: str = "http://127.0.0.1:8080/apis/ccompat/v7"
+
+    # Topic layout. Partitions and replication are cluster configuration, not code.
+    topic_partitions: int = Field(6, ge=1)
+    replication_factor: int = Field(1, ge=1)
+    min_insync_replicas: int = Field(1, ge=1)
+    topic_intake: str = "hub.intake.v1"
+    topic_feed: str = "mpp.feed.v1"
+    topic_dlq: str = "hub.dlq.v1"
+    topic_agency_template: str = "agency.{agency}.v1"
+
+    # Worker
+    app_id: str = "banyuwangi-hub"
+    worker_data_dir: Path = Path("/tmp/banyuwangi-hub")
+    metrics_port: int = Field(9464, ge=0, description="0 disables the /metrics endpoint")
+    schemas_dir: Path = REPO_ROOT / "schemas"
+
+    # Identity of this process on the wire (CloudEvents ce_source).
+    source: str = "/hub/worker"
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _servers(cls, value: str) -> str:
+        servers = [s.strip() for s in value.split(",") if s.strip()]
+        if not servers:
+            raise ValueError("bootstrap_servers: at least one host:port is needed")
+        for server in servers:
+            host, _, port = server.rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"bootstrap_servers: {server!r} is not host:port")
+        return ",".join(servers)
+
+    @property
+    def bootstrap_list(self) -> list[str]:
+        return self.bootstrap_servers.split(",")
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as ``HUB_*`` variables, for a child process."""
+        return {f"HUB_{name.upper()}": str(value) for name, value in self.model_dump().items()}
+
+    def agency_topic(self, agency: str) -> str:
+        return self.topic_agency_template.format(agency=agency)
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,94 @@
+"""CloudEvents 1.0, Kafka protocol binding, binary content mode.
+
+The event's attributes travel as ``ce_*`` headers; the value is the Avro payload
+(``content-type: application/avro``). ``ce_source`` + ``ce_id`` identify an event uniquely.
+W3C ``traceparent`` is carried beside them and propagated from input to outputs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Iterable, Sequence
+
+SPECVERSION = "1.0"
+CONTENT_TYPE = "application/avro"
+TYPE_PREFIX = "id.go.banyuwangikab.hub."
+
+Headers = list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class CloudEvent:
+    id: str
+    source: str
+    type: str
+    subject: str
+    time: datetime
+    traceparent: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What makes the event unique (for deduplication)."""
+        return (self.source, self.id)
+
+
+def new_traceparent() -> str:
+    return f"00-{os.urandom(16).hex()}-{os.urandom(8).hex()}-01"
+
+
+def child_traceparent(parent: str | None) -> str:
+    """Same trace, new span id: the hub's hop in the trace."""
+    if not parent or parent.count("-") != 3:
+        return new_traceparent()
+    version, trace_id, _span, flags = parent.split("-")
+    return f"{version}-{trace_id}-{os.urandom(8).hex()}-{flags}"
+
+
+def _time(value: datetime) -> str:
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def to_headers(event: CloudEvent, extra: Iterable[tuple[str, bytes]] = ()) -> Headers:
+    headers: Headers = [
+        ("ce_specversion", SPECVERSION.encode()),
+        ("ce_id", event.id.encode()),
+        ("ce_source", event.source.encode()),
+        ("ce_type", event.type.encode()),
+        ("ce_time", _time(event.time).encode()),
+        ("ce_subject", event.subject.encode()),
+        ("content-type", CONTENT_TYPE.encode()),
+    ]
+    if event.traceparent:
+        headers.append(("traceparent", event.traceparent.encode()))
+    headers.extend(extra)
+    return headers
+
+
+class MissingHeader(ValueError):
+    reason = "missing_cloudevents_header"
+
+
+def header_map(headers: Sequence[tuple[str, bytes]] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in headers or ():
+        out[name] = value.decode("utf-8", "replace") if isinstance(value, (bytes, bytearray)) else str(value)
+    return out
+
+
+def from_headers(headers: Sequence[tuple[str, bytes]] | None) -> CloudEvent:
+    """Parse ce_* headers; raises MissingHeader naming the first required attribute that is absent."""
+    h = header_map(headers)
+    for name in ("ce_id", "ce_source", "ce_type", "ce_specversion"):
+        if not h.get(name):
+            raise MissingHeader(f"header {name} is missing")
+    if h["ce_specversion"] != SPECVERSION:
+        raise MissingHeader(f"header ce_specversion is {h['ce_specversion']!r}, expected {SPECVERSION}")
+    time = h.get("ce_time")
+    return CloudEvent(
+        id=h["ce_id"], source=h["ce_source"], type=h["ce_type"], subject=h.get("ce_subject", ""),
+        time=datetime.fromisoformat(time.replace("Z", "+00:00")) if time else datetime.now(UTC),
+        traceparent=h.get("traceparent"),
+    )

@@ -1,0 +1,145 @@
+"""The hub's one codec: Avro binary in the Confluent wire format.
+
+    byte 0      magic, always 0
+    bytes 1-4   schema id, big-endian unsigned, as given by the schema registry
+    bytes 5-    Avro binary of the record (schemaless, the schema is in the registry)
+
+Writers register their schema once per subject (TopicRecordNameStrategy: ``<topic>-<record name>``) and
+cache the id. Readers look the writer schema up by id (cached) and resolve it against their own reader
+schema, so a record written with an older schema version is read with the current one.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fastavro import parse_schema, schemaless_reader, schemaless_writer
+
+from hub.wire.registry import SchemaNotFound, SchemaRegistry
+
+MAGIC = 0
+HEADER = struct.Struct(">BI")
+
+
+class DecodeError(ValueError):
+    """A record could not be decoded; ``reason`` is a short stable code for dead-letter headers."""
+
+    reason = "decode_error"
+
+
+class NotConfluentFramed(DecodeError):
+    reason = "bad_framing"
+
+
+class UnknownSchemaId(DecodeError):
+    reason = "unknown_schema_id"
+
+
+class MalformedAvro(DecodeError):
+    reason = "malformed_avro"
+
+
+def subject_for(topic: str, record_name: str) -> str:
+    """TopicRecordNameStrategy subject name."""
+    return f"{topic}-{record_name}"
+
+
+@cache
+def load_schema(schemas_dir: Path, fullname: str) -> dict[str, Any]:
+    """The JSON of ``schemas/<fullname>.avsc``."""
+    path = Path(schemas_dir) / f"{fullname}.avsc"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise LookupError(f"no schema file {path}") from None
+
+
+def fullname(schema: dict[str, Any]) -> str:
+    namespace = schema.get("namespace")
+    return f"{namespace}.{schema['name']}" if namespace else schema["name"]
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    schema_id: int
+    record_name: str
+    record: dict[str, Any]
+
+
+class Encoder:
+    """Encodes records of one schema for one topic. Build it once; call it per record."""
+
+    __slots__ = ("schema_id", "record_name", "_parsed", "_prefix")
+
+    def __init__(self, schema_id: int, schema: dict[str, Any]):
+        self.schema_id = schema_id
+        self.record_name = fullname(schema)
+        self._parsed = parse_schema(schema)
+        self._prefix = HEADER.pack(MAGIC, schema_id)
+
+    def __call__(self, record: dict[str, Any]) -> bytes:
+        buffer = io.BytesIO()
+        buffer.write(self._prefix)
+        schemaless_writer(buffer, self._parsed, record)
+        return buffer.getvalue()
+
+
+class Codec:
+    """Encoders per (topic, schema) and a decoder that resolves writer schemas by id."""
+
+    def __init__(self, registry: SchemaRegistry):
+        self.registry = registry
+        self._encoders: dict[tuple[str, str], Encoder] = {}
+        self._writers: dict[int, tuple[str, Any]] = {}
+        self._readers: dict[str, Any] = {}
+
+    def encoder(self, topic: str, schema: dict[str, Any]) -> Encoder:
+        """Register ``schema`` for ``topic`` (once) and return its encoder."""
+        name = fullname(schema)
+        key = (topic, name)
+        encoder = self._encoders.get(key)
+        if encoder is None:
+            schema_id = self.registry.register(subject_for(topic, name), json.dumps(schema))
+            encoder = self._encoders[key] = Encoder(schema_id, schema)
+            self._writers.setdefault(schema_id, (name, encoder._parsed))
+        return encoder
+
+    def reader(self, schema: dict[str, Any]) -> None:
+        """Declare the reader schema to resolve records of this name against (schema evolution)."""
+        self._readers[fullname(schema)] = parse_schema(schema)
+
+    def _writer(self, schema_id: int) -> tuple[str, Any]:
+        writer = self._writers.get(schema_id)
+        if writer is None:
+            try:
+                text = self.registry.schema(schema_id)
+            except SchemaNotFound:
+                raise UnknownSchemaId(f"schema id {schema_id} is not in the registry") from None
+            # Any other RegistryError is not the record's fault: it propagates so the caller retries.
+            schema = json.loads(text)
+            writer = self._writers[schema_id] = (fullname(schema), parse_schema(schema))
+        return writer
+
+    def decode(self, data: bytes | None) -> Decoded:
+        if not data or len(data) < HEADER.size:
+            raise NotConfluentFramed(f"record of {len(data or b'')} bytes is shorter than the 5-byte header")
+        magic, schema_id = HEADER.unpack_from(data)
+        if magic != MAGIC:
+            raise NotConfluentFramed(f"magic byte is {magic}, expected {MAGIC} (not Confluent wire format)")
+        name, writer = self._writer(schema_id)
+        reader = self._readers.get(name)
+        buffer = io.BytesIO(data)
+        buffer.seek(HEADER.size)
+        try:
+            record = schemaless_reader(buffer, writer, reader)
+        except Exception as exc:  # fastavro raises many types on bad bytes
+            raise MalformedAvro(f"Avro body does not match schema id {schema_id} ({name}): {exc!r}") from exc
+        if buffer.tell() != len(data):
+            raise MalformedAvro(f"{len(data) - buffer.tell()} trailing bytes after a {name} record")
+        return Decoded(schema_id, name, record)

@@ -1,0 +1,95 @@
+"""A small client for the Confluent Schema Registry REST API (served by Apicurio, Karapace, Redpanda).
+
+Only what the hub needs: register a schema under a subject, look a schema up by id, set and test
+compatibility. Lookups by id are cached for the life of the process: ids are immutable.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import httpx
+
+CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
+
+
+class RegistryError(RuntimeError):
+    """The registry refused a request or could not be reached."""
+
+    def __init__(self, message: str, status: int | None = None, body: Any = None):
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+
+class SchemaNotFound(RegistryError):
+    pass
+
+
+class SchemaRegistry:
+    """Confluent-compatible registry client. ``url`` ends at the API root, e.g. ``.../apis/ccompat/v7``."""
+
+    def __init__(self, url: str, *, timeout: float = 10.0):
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(base_url=self.url, timeout=timeout, headers={"Accept": CONTENT_TYPE})
+        self._by_id: dict[int, str] = {}
+        self._ids: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        try:
+            response = self._http.request(
+                method, path, content=None if body is None else json.dumps(body),
+                headers={"Content-Type": CONTENT_TYPE} if body is not None else None,
+            )
+        except httpx.HTTPError as exc:
+            raise RegistryError(f"schema registry at {self.url} unreachable: {exc}") from exc
+        if response.status_code == 404:
+            raise SchemaNotFound(f"{method} {path}: not found", 404, response.text)
+        if response.status_code >= 400:
+            raise RegistryError(f"{method} {path}: HTTP {response.status_code}: {response.text}",
+                                response.status_code, response.text)
+        return response.json() if response.content else None
+
+    def register(self, subject: str, schema: str) -> int:
+        """Register (or find) ``schema`` under ``subject``; returns its global id."""
+        key = (subject, schema)
+        if key in self._ids:
+            return self._ids[key]
+        answer = self._call("POST", f"/subjects/{subject}/versions",
+                            {"schema": schema, "schemaType": "AVRO"})
+        schema_id = int(answer["id"])
+        with self._lock:
+            self._ids[key] = schema_id
+            self._by_id[schema_id] = schema
+        return schema_id
+
+    def schema(self, schema_id: int) -> str:
+        """The schema text for a global id (cached)."""
+        cached = self._by_id.get(schema_id)
+        if cached is not None:
+            return cached
+        answer = self._call("GET", f"/schemas/ids/{schema_id}")
+        with self._lock:
+            self._by_id[schema_id] = answer["schema"]
+        return answer["schema"]
+
+    def subjects(self) -> list[str]:
+        return list(self._call("GET", "/subjects"))
+
+    def set_compatibility(self, subject: str, level: str) -> None:
+        self._call("PUT", f"/config/{subject}", {"compatibility": level})
+
+    def is_compatible(self, subject: str, schema: str) -> tuple[bool, list[str]]:
+        """Test ``schema`` against the subject's versions under its compatibility level."""
+        try:
+            answer = self._call("POST", f"/compatibility/subjects/{subject}/versions/latest?verbose=true",
+                                {"schema": schema, "schemaType": "AVRO"})
+        except SchemaNotFound:
+            return True, []
+        return bool(answer.get("is_compatible")), list(answer.get("messages") or [])

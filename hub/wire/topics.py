@@ -1,0 +1,77 @@
+"""The topic catalogue: every topic the hub reads or writes, with its partitions, replication and config.
+
+Topics are created explicitly (``hub topics create``, and by the worker before its agents start):
+a Faust agent subscribed to a missing topic silently consumes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from hub.core import catalogue
+from hub.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DAY_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    purpose: str
+    partitions: int
+    replication: int
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def topic_specs(settings: Settings, agencies: Iterable[str] | None = None) -> list[TopicSpec]:
+    """Every topic of the hub, from settings and the service catalogue's agencies."""
+    p, r = settings.topic_partitions, settings.replication_factor
+    base = {"min.insync.replicas": str(min(settings.min_insync_replicas, r))}
+    specs = [
+        TopicSpec(settings.topic_intake, "every event from every connector", p, r,
+                  {**base, "retention.ms": str(7 * DAY_MS)}),
+        TopicSpec(settings.topic_feed, "the service mall's unified feed, personal data minimised", p, r,
+                  {**base, "retention.ms": str(30 * DAY_MS)}),
+        TopicSpec(settings.topic_dlq, "dead letters: original bytes, reason in headers", p, r,
+                  {**base, "retention.ms": str(90 * DAY_MS)}),
+    ]
+    for agency in sorted(agencies if agencies is not None else catalogue.agencies()):
+        specs.append(TopicSpec(settings.agency_topic(agency), f"what agency {agency} is entitled to see",
+                               p, r, {**base, "retention.ms": str(30 * DAY_MS)}))
+    return specs
+
+
+async def ensure_topics(settings: Settings, specs: list[TopicSpec], *, timeout: float = 30.0) -> list[str]:
+    """Create the topics that do not exist yet; returns the names created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_list, request_timeout_ms=10_000)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            await admin.start()
+            break
+        except KafkaError as exc:
+            if asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError(f"Kafka at {settings.bootstrap_servers} unreachable: {exc!r}") from exc
+            await asyncio.sleep(0.5)
+    try:
+        existing = set(await admin.list_topics())
+        missing = [s for s in specs if s.name not in existing]
+        if missing:
+            try:
+                await admin.create_topics([
+                    NewTopic(s.name, s.partitions, s.replication, topic_configs=s.config) for s in missing
+                ])
+            except TopicAlreadyExistsError:
+                pass  # another worker raced us
+            log.info("created topics %s", [s.name for s in missing])
+        return [s.name for s in missing]
+    finally:
+        await admin.close()
