@@ -1,19 +1,44 @@
-"""Prometheus metrics shared by every process (``hub_`` prefix, base units, bounded labels only)."""
+"""Prometheus metrics, one home for every process (``hub_`` prefix, base units, bounded labels only).
+
+Label values are codes from closed sets (topic names, agency and service codes, reason codes, status
+names): never a request id, a NIK or free text.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, Info, start_http_server
 
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+BUILD = Info("hub_build", "Version of the hub running in this process")
+
+# Worker
 EVENTS_IN = Counter("hub_events_in_total", "Records read, per topic", ["topic"])
 EVENTS_OUT = Counter("hub_events_out_total", "Records written, per topic and audience", ["topic", "audience"])
+EVENTS_ROUTED = Counter("hub_events_routed_total", "Lifecycle events accepted, per source system, agency "
+                        "and canonical status", ["source_system", "agency", "status"])
 DEAD_LETTERS = Counter("hub_dead_letters_total", "Records sent to the dead-letter topic", ["stage", "reason"])
+DUPLICATES = Counter("hub_duplicates_total", "Events dropped as duplicates (same source and id)", ["stage"])
 PROCESSING = Histogram("hub_processing_seconds", "Time to process one record, per stage", ["stage"],
                        buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0))
+END_TO_END = Histogram("hub_end_to_end_latency_seconds", "From the event's own time to its fan-out",
+                       ["stage"], buckets=LATENCY_BUCKETS)
+OPEN_REQUESTS = Gauge("hub_open_requests", "Requests not yet in a terminal state", ["agency", "status"])
+SLA_EVENTS = Counter("hub_sla_events_total", "SLA warnings and breaches", ["agency", "service", "kind"])
+CONSUMER_LAG = Gauge("hub_consumer_lag", "Records behind the end of the partition", ["topic", "partition"])
+
+# Connectors
 PUBLISHED = Counter("hub_connector_published_total", "Events published by a connector", ["connector"])
 PUBLISH_FAILED = Counter("hub_connector_failed_total", "Events a connector failed to publish", ["connector"])
+OUTBOX_DEPTH = Gauge("hub_connector_outbox_depth", "Events buffered in a connector's outbox", ["connector"])
+OUTBOX_OLDEST = Gauge("hub_connector_outbox_oldest_age_seconds", "Age of the oldest buffered event",
+                      ["connector"])
 
 
 def serve(port: int) -> None:
     """Expose /metrics on ``port`` (0 = disabled)."""
+    from hub import __version__
+
+    BUILD.info({"version": __version__})
     if port:
         start_http_server(port, addr="0.0.0.0")

@@ -6,14 +6,16 @@ into Avro records with ``to_avro`` / ``from_avro``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hub.core.lifecycle import Status
 
-PII_FIELDS: frozenset[str] = frozenset({"nik", "kk_number", "name", "phone"})
+# The citizen fields marked "pii": true in the schema (a test keeps the two in step).
+PII_FIELDS: frozenset[str] = frozenset(
+    {"nik", "kk_number", "name", "birth_date", "address", "phone", "bpjs_number", "idpel"})
 
 
 class Citizen(BaseModel):
@@ -24,7 +26,40 @@ class Citizen(BaseModel):
     nik: str | None = None
     kk_number: str | None = None
     name: str | None = None
+    birth_date: date | None = None
+    address: str | None = None
     phone: str | None = None
+    bpjs_number: str | None = None
+    idpel: str | None = None
+
+
+class Enrichment(BaseModel):
+    """What the hub's lifecycle engine adds to an event (reference names, terms, deadlines)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    village_name: str
+    kecamatan_code: str
+    kecamatan_name: str
+    service_name: str
+    agency_name: str
+    sla_working_days: int
+    fee_idr: int
+    due_at: datetime | None = None
+    warn_at: datetime | None = None
+    citizen_ref: str | None = None
+
+    @field_validator("due_at", "warn_at")
+    @classmethod
+    def _utc_millis(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else _utc_millis(value)
+
+
+def _utc_millis(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("must carry a time zone")
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
 class RequestLifecycleEvent(BaseModel):
@@ -46,14 +81,12 @@ class RequestLifecycleEvent(BaseModel):
     agency: str = Field(min_length=1)
     citizen: Citizen | None = None
     note: str | None = Field(None, max_length=500)
+    enrichment: Enrichment | None = None
 
     @field_validator("occurred_at")
     @classmethod
-    def _utc_millis(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("must carry a time zone")
-        value = value.astimezone(UTC)
-        return value.replace(microsecond=value.microsecond // 1000 * 1000)
+    def _occurred_at(cls, value: datetime) -> datetime:
+        return _utc_millis(value)
 
     def to_avro(self) -> dict[str, Any]:
         record = self.model_dump()

@@ -59,3 +59,38 @@ def test_truncated_or_padded_avro_is_malformed():
 
 def test_schema_header_is_struct_packed():
     assert struct.pack(">BI", 0, 42) == b"\x00\x00\x00\x00\x2a"
+
+
+def _pii_fields(schema) -> set[str]:
+    found = set()
+    for field in schema["fields"]:
+        for branch in field["type"] if isinstance(field["type"], list) else [field["type"]]:
+            if isinstance(branch, dict) and branch.get("type") == "record":
+                found |= _pii_fields(branch)
+        if field.get("pii"):
+            found.add(field["name"])
+    return found
+
+
+def test_personal_data_fields_are_the_ones_marked_pii_in_the_schema():
+    from hub.core.models import PII_FIELDS, Citizen
+
+    assert _pii_fields(SCHEMA) == set(PII_FIELDS) == set(Citizen.model_fields)
+
+
+def test_a_fully_populated_event_survives_avro():
+    from datetime import UTC, date, datetime
+
+    from hub.core.models import Citizen, Enrichment
+
+    event = next(village_requests(1, seed=3)).model_copy(update={
+        "citizen": Citizen(nik="3510214501900001", kk_number="3510210101150002", name="Siti", phone="0812",
+                           birth_date=date(1990, 1, 5), address="RT 01 RW 02 Dusun Krajan",
+                           bpjs_number="0001234567890", idpel="512345678901"),
+        "enrichment": Enrichment(village_name="Ketapang", kecamatan_code="35.10.21", kecamatan_name="Kalipuro",
+                                 service_name="KTP-el", agency_name="Dispendukcapil", sla_working_days=1,
+                                 fee_idr=0, due_at=datetime(2026, 12, 1, 16, 59, 59, 999000, tzinfo=UTC),
+                                 citizen_ref="ab" * 32),
+        "parent_request_id": "J-1", "note": "berkas lengkap"})
+    body = Encoder(1, SCHEMA)(event.to_avro())[5:]
+    assert RequestLifecycleEvent.from_avro(schemaless_reader(io.BytesIO(body), parse_schema(SCHEMA), None)) == event
