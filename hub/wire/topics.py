@@ -20,6 +20,7 @@ from hub.settings import Settings
 log = logging.getLogger(__name__)
 
 DAY_MS = 24 * 3600 * 1000
+LIFECYCLE = "id.go.banyuwangikab.hub.RequestLifecycleEvent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,8 @@ class TopicSpec:
     partitions: int
     replication: int
     config: dict[str, str] = field(default_factory=dict)
+    # Full names of the Avro records that travel on the topic ("*" = any: the DLQ keeps original bytes).
+    records: tuple[str, ...] = (LIFECYCLE,)
 
 
 def topic_specs(settings: Settings, agencies: Iterable[str] | None = None) -> list[TopicSpec]:
@@ -41,7 +44,7 @@ def topic_specs(settings: Settings, agencies: Iterable[str] | None = None) -> li
         TopicSpec(settings.topic_feed, "the service mall's unified feed, personal data minimised", p, r,
                   {**base, "retention.ms": str(30 * DAY_MS)}),
         TopicSpec(settings.topic_dlq, "dead letters: original bytes, reason in headers", p, r,
-                  {**base, "retention.ms": str(90 * DAY_MS)}),
+                  {**base, "retention.ms": str(90 * DAY_MS)}, records=("*",)),
     ]
     for agency in sorted(agencies if agencies is not None else catalogue.agencies()):
         specs.append(TopicSpec(settings.agency_topic(agency), f"what agency {agency} is entitled to see",
