@@ -23,16 +23,17 @@ def worker(loglevel: str) -> None:
     """Run a hub worker (Faust): intake -> agency topics + MPP feed, bad records -> DLQ."""
     import faust
 
-    from hub import metrics
+    from hub.ops.runtime import start_process_services
     from hub.streams.app import create_app
     from hub.wire.topics import ensure_topics, topic_specs
 
     settings = get_settings()
     asyncio.run(ensure_topics(settings, topic_specs(settings)))
     asyncio.set_event_loop(asyncio.new_event_loop())
-    metrics.serve(settings.metrics_port)
+    start_process_services(settings, "worker", log_level=loglevel)
     app = create_app(settings)
-    faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    # override_logging=False keeps the hub's JSON log handler (hub.ops.logs).
+    faust.Worker(app, loglevel=loglevel, quiet=True, override_logging=False).execute_from_commandline()
 
 
 @main.group()
@@ -143,3 +144,17 @@ def _or_exit(fn):  # type: ignore[no-untyped-def]
         raise click.ClickException(str(exc)) from None
 
 
+
+
+def _register() -> None:
+    from hub.connectors import cli as connectors
+    from hub.ops.status import status
+    from hub.wire.asyncapi import asyncapi
+    from hub.wire.governance import schemas
+
+    for command in (status, schemas, asyncapi, connectors.simulate, connectors.forward,
+                    connectors.csv_import, connectors.desk, connectors.agency):
+        main.add_command(command)
+
+
+_register()

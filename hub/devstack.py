@@ -297,8 +297,13 @@ class LocalStack:
 
 
 def _cluster_id() -> str:
+    """A KRaft cluster id (base64url UUID). Like Kafka's own, never one starting with '-', which the
+    storage tool's argument parser would read as an option."""
     import base64
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
 
 
 def _port_open(port: int) -> bool:

@@ -26,6 +26,10 @@ END_TO_END = Histogram("hub_end_to_end_latency_seconds", "From the event's own t
 OPEN_REQUESTS = Gauge("hub_open_requests", "Requests not yet in a terminal state", ["agency", "status"])
 SLA_EVENTS = Counter("hub_sla_events_total", "SLA warnings and breaches", ["agency", "service", "kind"])
 CONSUMER_LAG = Gauge("hub_consumer_lag", "Records behind the end of the partition", ["topic", "partition"])
+LAG_POLLS = Counter("hub_consumer_lag_polls_total", "Consumer-lag polls by outcome (ok, error)", ["outcome"])
+
+# Every process (hub.ops.runtime)
+READY = Gauge("hub_ready", "1 when this process is ready for work (the /readyz answer), else 0", ["role"])
 
 # Connectors
 PUBLISHED = Counter("hub_connector_published_total", "Events published by a connector", ["connector"])

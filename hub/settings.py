@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_serializer, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -28,12 +28,26 @@ class Settings(BaseSettings):
     topic_feed: str = "mpp.feed.v1"
     topic_dlq: str = "hub.dlq.v1"
     topic_agency_template: str = "agency.{agency}.v1"
+    topic_lifecycle: str = "hub.lifecycle.v1"
+    topic_notify: str = "citizen.notify.v1"
+    topic_audit: str = "hub.audit.v1"
+    topic_sla: str = "hub.sla.v1"
 
     # Worker
     app_id: str = "banyuwangi-hub"
     worker_data_dir: Path = Path("/tmp/banyuwangi-hub")
     metrics_port: int = Field(9464, ge=0, description="0 disables the /metrics endpoint")
     schemas_dir: Path = REPO_ROOT / "schemas"
+
+    # Lifecycle engine
+    table_store: str = Field("memory://", description="faust table store: memory:// (changelog recovery) "
+                             "or rocksdb:// (rocksdict, local state kept across restarts)")
+    sla_tick_seconds: float = Field(5.0, gt=0, description="how often the SLA timer looks for due deadlines")
+    sla_clock_offset_seconds: float = Field(0.0, description="added to the wall clock by the SLA timer "
+                                            "(tests and drills only; 0 in production)")
+    sla_index_bucket_seconds: int = Field(60, ge=1)
+    citizen_ref_key: SecretStr | None = Field(None, description="HMAC-SHA256 key of the pseudonymous "
+                                              "citizen reference; unset = no citizen_ref")
 
     # Identity of this process on the wire (CloudEvents ce_source).
     source: str = "/hub/worker"
@@ -49,6 +63,32 @@ class Settings(BaseSettings):
             if not host or not port.isdigit():
                 raise ValueError(f"bootstrap_servers: {server!r} is not host:port")
         return ",".join(servers)
+
+    @field_validator("citizen_ref_key", mode="before")
+    @classmethod
+    def _empty_key(cls, value: object) -> object:
+        return None if value in ("", None) else value
+
+    @field_serializer("citizen_ref_key")
+    def _reveal_key(self, value: SecretStr | str | None) -> str:
+        # Dumped in clear so ``to_env`` hands the real key to a child worker; repr/str stay masked.
+        if value is None:
+            return ""
+        return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+
+    @property
+    def topic_timer(self) -> str:
+        """Internal: SLA timer ticks, keyed by request id (per app, co-partitioned with intake)."""
+        return f"{self.app_id}.sla-timer"
+
+    @property
+    def topic_journey(self) -> str:
+        """Internal: accepted child events re-keyed by their journey (parent request id)."""
+        return f"{self.app_id}.journey-steps"
+
+    def changelog_topic(self, table: str) -> str:
+        """Faust's name for a table's changelog topic."""
+        return f"{self.app_id}-{table}-changelog"
 
     @property
     def bootstrap_list(self) -> list[str]:

@@ -59,3 +59,185 @@ def village_requests(n: int, *, seed: int = 1, now: datetime | None = None) -> I
             citizen=_citizen(rng, village.kecamatan_code, now.date()),
             occurred_at=now - timedelta(seconds=rng.randrange(3600)),
         )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Full traffic: requests from every village and the agencies' answers, as a deterministic schedule.
+# ``schedule`` is pure (same arguments, same schedule, ids included); ``drive`` publishes it in time.
+# ---------------------------------------------------------------------------------------------------
+import asyncio  # noqa: E402
+import math  # noqa: E402
+import uuid  # noqa: E402
+from collections import Counter  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+from hub.core import catalogue  # noqa: E402
+from hub.core.lifecycle import Status, is_allowed, to_canonical  # noqa: E402
+
+SIM_NS = uuid.UUID("0d5e7c4a-3510-4d11-9a5e-73696d756c61")
+
+#: Each agency's usual path after the desk's "diajukan", in its own words (hub.core.lifecycle maps them).
+PATHS: dict[str, tuple[str, ...]] = {
+    "dukcapil": ("berkas diterima", "diverifikasi", "perekaman", "proses cetak", "sudah tte", "dicetak",
+                 "diambil"),
+    "pln": ("registrasi", "survei", "perencanaan", "menunggu pembayaran", "lunas", "pemasangan", "nyala"),
+    "pudam": ("diterima", "survei", "menunggu pembayaran", "lunas", "pemasangan", "mengalir"),
+    "bpjs_kesehatan": ("diterima", "diverifikasi", "menunggu pembayaran", "aktif"),
+    "polri": ("verifikasi berkas", "sidik jari", "pencetakan", "terbit", "diambil"),
+    "kua": ("diterima", "pemeriksaan nikah", "pengumuman", "pelaksanaan akad", "buku nikah terbit", "tercatat"),
+    "bpn": ("berkas diterima", "pengukuran", "pengumuman", "sertipikat terbit", "diserahkan"),
+    "desa": ("diterima operator", "menunggu tanda tangan kades", "dicetak", "diteruskan ke dinas"),
+}
+DEFAULT_PATH = ("diterima", "diproses", "selesai")
+RETURNED_AS = {"bpjs_kesehatan": "perbaikan data"}
+P_RETURN, P_REJECT, P_LATE_SLA = 0.06, 0.03, 0.08  # per request
+P_DUPLICATE, P_OUT_OF_ORDER, P_LATE = 0.01, 0.01, 0.005  # deliberate delivery anomalies
+
+
+@dataclass(frozen=True, slots=True)
+class Scheduled:
+    """One event to publish ``at`` seconds after the start, with its CloudEvents source."""
+
+    at: float
+    event: RequestLifecycleEvent
+    source: str
+    anomaly: str | None = None  # None | "duplicate" | "out_of_order" | "late"
+
+
+def agency_source(agency: str) -> tuple[str, str]:
+    """(source_system, ce_source) of an agency's system (the connector profiles where there is one)."""
+    from hub.connectors import bpjs, dukcapil, pln, pudam
+
+    for profile in (dukcapil.PROFILE, pln.PROFILE, pudam.PROFILE, bpjs.PROFILE):
+        if profile.agency == agency:
+            return profile.source_system, profile.source
+    return f"{agency}-system", f"/agency/{agency}/{agency}-system"
+
+
+def _shares(rng: random.Random, n: int) -> list[float]:
+    weights = [rng.gammavariate(2.0, 1.0) for _ in range(n)]
+    total = sum(weights)
+    return [w / total for w in weights]
+
+
+def _request_events(rng: random.Random, first: RequestLifecycleEvent, start: float, day_s: float,
+                    ) -> list[tuple[float, RequestLifecycleEvent, str]]:
+    """The request's events in order of occurrence: (offset, event, ce_source). Legal by construction."""
+    from hub.connectors.village_desk import SOURCE_SYSTEM, source_of
+
+    service = catalogue.service(first.service_code)
+    agency = service.agency
+    if agency == "desa":
+        system, source = SOURCE_SYSTEM, source_of(first.region_code)
+    else:
+        system, source = agency_source(agency)
+    path = PATHS.get(agency, DEFAULT_PATH)
+    sla_days = service.sla_working_days if service.sla_kind == "working_days" else 2
+    factor = rng.uniform(1.3, 2.5) if rng.random() < P_LATE_SLA else rng.lognormvariate(math.log(0.6), 0.35)
+    total = max(sla_days, 0.3) * day_s * factor
+
+    out = [(start, first, source_of(first.region_code))]
+    t = start
+    seq = 0
+
+    def add(native: str, dt: float, *, src: str = source, sys_: str = system, status: Status | None = None,
+            note: str | None = None) -> None:
+        nonlocal t, seq
+        seq += 1
+        t += dt
+        occurred = first.occurred_at + timedelta(seconds=t - start)
+        event = first.model_copy(update={
+            "event_id": str(uuid.uuid5(SIM_NS, f"{first.request_id}/{seq}")),
+            "status": status or to_canonical(agency if sys_ == system else "desa", native),
+            "native_status": native, "occurred_at": occurred, "source_system": sys_,
+            "citizen": None, "note": note})
+        out.append((t, event, src))
+
+    shares = _shares(rng, len(path))
+    add(path[0], shares[0] * total)
+    roll = rng.random()
+    if roll < P_REJECT:
+        add("ditolak", rng.uniform(0.05, 0.3) * day_s, note="persyaratan tidak terpenuhi")
+        return out
+    if roll < P_REJECT + P_RETURN:
+        add(RETURNED_AS.get(agency, "dikembalikan"), rng.uniform(0.05, 0.3) * day_s, note="berkas belum lengkap")
+        add("diajukan", rng.uniform(0.5, 2.0) * day_s, src=source_of(first.region_code), sys_=SOURCE_SYSTEM,
+            status=Status.SUBMITTED, note="diajukan ulang")
+        add(path[0], rng.uniform(0.05, 0.2) * day_s)
+    for native, share in zip(path[1:], shares[1:]):
+        add(native, share * total)
+    return out
+
+
+def schedule(*, seed: int, rate: float, duration: float, now: datetime, day_seconds: float = 4.0,
+             anomalies: bool = True) -> list[Scheduled]:
+    """Requests arriving at ``rate`` a second for ``duration`` seconds from all villages (service mix of
+    the MPP), each followed by its agency's answers; 1 working day lasts ``day_seconds``. Pure."""
+    rng = random.Random(seed)
+    villages = regions.villages()
+    codes, weights = list(SERVICE_MIX), list(SERVICE_MIX.values())
+    items: list[Scheduled] = []
+    t, i = 0.0, 0
+    while True:
+        t += rng.expovariate(rate)
+        if t >= duration:
+            break
+        village = rng.choice(villages)
+        assert village.kecamatan_code
+        first = submission(region_code=village.code, service_code=rng.choices(codes, weights)[0],
+                           desk_number=f"S{seed}-{i:06d}",
+                           citizen=_citizen(rng, village.kecamatan_code, now.date()),
+                           occurred_at=now + timedelta(seconds=t))
+        i += 1
+        events = _request_events(rng, first, t, day_seconds)
+        ats = [at for at, _, _ in events]
+        tags: list[str | None] = [None] * len(events)
+        # Only an answer whose absence leaves a legal sequence may arrive late (the engine then
+        # inserts it in its place); e.g. never the RETURNED before a resubmission.
+        movable = [j for j in range(1, len(events) - 1)
+                   if is_allowed(events[j - 1][1].status, events[j + 1][1].status)]
+        if anomalies and movable:
+            if rng.random() < P_OUT_OF_ORDER:  # an answer overtaken by the next one
+                j = rng.choice(movable)
+                ats[j], tags[j] = ats[j + 1] + rng.uniform(0.01, 0.5), "out_of_order"
+            elif rng.random() < P_LATE * 4:  # an answer delivered long after it happened
+                j = rng.choice(movable)
+                ats[j], tags[j] = ats[j] + rng.uniform(1.0, 3.0) * day_seconds, "late"
+        for (_, event, source), at, tag in zip(events, ats, tags):
+            items.append(Scheduled(at, event, source, tag))
+            if anomalies and tag is None and event.status is not Status.SUBMITTED and rng.random() < P_DUPLICATE:
+                items.append(Scheduled(at + rng.uniform(0.1, 2.0), event, source, "duplicate"))
+    items.sort(key=lambda s: s.at)  # stable: ties keep their generation order
+    return items
+
+
+async def drive(publisher, items: list[Scheduled], *, stopping: asyncio.Event | None = None,  # type: ignore[no-untyped-def]
+                window: float = 0.05, on_batch=None) -> Counter:  # type: ignore[no-untyped-def]
+    """Publish ``items`` at their times (relative to now) through ``publisher`` (a started Publisher)."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    counts: Counter = Counter()
+    i = 0
+    while i < len(items) and not (stopping and stopping.is_set()):
+        delay = start + items[i].at - loop.time()
+        if delay > 0:
+            if stopping is not None:
+                try:
+                    await asyncio.wait_for(stopping.wait(), timeout=delay)
+                    break
+                except TimeoutError:
+                    pass
+            else:
+                await asyncio.sleep(delay)
+        horizon = loop.time() - start + window
+        j = i
+        while j < len(items) and items[j].at <= horizon:
+            j += 1
+        batch = items[i:j]
+        outcomes = await publisher.send_batch([(s.event, s.source, None) for s in batch])
+        for s, outcome in zip(batch, outcomes):
+            counts["failed" if outcome is not None else (s.anomaly or "published")] += 1
+        if on_batch is not None:
+            on_batch(len(batch))
+        i = j
+    return counts

@@ -2,13 +2,20 @@
 
 Key = request id (one request's events stay in order), value = Avro in the Confluent wire format,
 CloudEvents binary-mode headers (``ce_source`` = the connector's source, ``ce_id`` = the event id,
-so a resend after a crash is recognised downstream as the same event).
+so a resend after a crash is recognised downstream as the same event). Prometheus counters
+``hub_connector_published_total`` / ``hub_connector_failed_total`` per connector.
+
+The producer is created by ``start()`` and thrown away by ``stop()``, so a connector that lost the
+broker can ``stop()`` and ``start()`` again (a fresh producer id; see ``hub.connectors.outbox``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from aiokafka import AIOKafkaProducer
 
@@ -19,33 +26,81 @@ from hub.wire import cloudevents as ce
 from hub.wire.codec import Codec, Encoder, load_schema
 from hub.wire.registry import SchemaRegistry
 
+log = logging.getLogger(__name__)
+
+#: One record to publish: the event, its CloudEvents source (None = the publisher's), its traceparent.
+Item = tuple[RequestLifecycleEvent, "str | None", "str | None"]
+
 
 class Publisher:
-    """Publishes lifecycle events to the intake topic. ``async with Publisher(...) as p: await p.publish(e)``."""
+    """Publishes lifecycle events to the intake topic. ``async with Publisher(...) as p: await p.publish(e)``.
+
+    Idempotent producer (``enable_idempotence``, ``acks=all``): the broker drops the producer's own
+    retries; a resend by a *new* producer (after a crash) is caught downstream by ``ce_source`` + ``ce_id``.
+    """
 
     def __init__(self, settings: Settings, connector: str, source: str, *, codec: Codec | None = None,
-                 linger_ms: int = 5):
+                 linger_ms: int = 5, topic: str | None = None, request_timeout_ms: int = 30_000):
         self.settings = settings
         self.connector = connector
         self.source = source
         self.codec = codec or Codec(SchemaRegistry(settings.registry_url))
-        self.topic = settings.topic_intake
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=settings.bootstrap_list, enable_idempotence=True, acks="all",
-            linger_ms=linger_ms, max_batch_size=256 * 1024, client_id=f"hub-connector-{connector}",
-        )
+        self.topic = topic or settings.topic_intake
+        self.linger_ms = linger_ms
+        self.request_timeout_ms = request_timeout_ms
+        self._producer: AIOKafkaProducer | None = None
         self._encoder: Encoder | None = None
 
+    @property
+    def started(self) -> bool:
+        return self._producer is not None
+
     async def start(self) -> Publisher:
-        schema = load_schema(self.settings.schemas_dir, RequestLifecycleEvent.SCHEMA)
-        self._encoder = await asyncio.to_thread(self.codec.encoder, self.topic, schema)
-        await self._producer.start()
+        """Register the schema (once) and connect a fresh producer; raises if the registry or broker is down."""
+        if self._encoder is None:
+            schema = load_schema(self.settings.schemas_dir, RequestLifecycleEvent.SCHEMA)
+            self._encoder = await asyncio.to_thread(self.codec.encoder, self.topic, schema)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.settings.bootstrap_list, enable_idempotence=True, acks="all",
+            linger_ms=self.linger_ms, max_batch_size=256 * 1024, request_timeout_ms=self.request_timeout_ms,
+            client_id=f"hub-connector-{self.connector}",
+        )
+        try:
+            await producer.start()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await producer.stop()
+            raise
+        self._producer = producer
         return self
 
     async def stop(self) -> None:
-        """Flush what is buffered, then close."""
-        await self._producer.flush()
-        await self._producer.stop()
+        """Flush what is buffered, then close (graceful shutdown)."""
+        producer = self._producer
+        if producer is not None:  # kept until closed: a stop cut short can still be abort()ed
+            await producer.flush()
+            await producer.stop()
+            self._producer = None
+
+    async def abort(self) -> None:
+        """Close *without* flushing (shutdown while the broker is away): unacknowledged records are
+        dropped here; the caller still has them (the outbox resends them, same event ids)."""
+        from aiokafka.errors import KafkaError
+
+        producer, self._producer = self._producer, None
+        if producer is None:
+            return
+        # aiokafka's idempotent producer retries a batch until the broker takes it, and stop() waits
+        # for that: cancel the sender first, fail what is pending, then close the connections.
+        task = getattr(getattr(producer, "_sender", None), "sender_task", None)
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        with contextlib.suppress(Exception):
+            producer._message_accumulator.fail_all(KafkaError("producer aborted"))
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(producer.stop(), timeout=10)
 
     async def __aenter__(self) -> Publisher:
         return await self.start()
@@ -61,27 +116,123 @@ class Publisher:
                              traceparent=traceparent or ce.new_traceparent())
         return event.request_id.encode(), self._encoder(event.to_avro()), ce.to_headers(meta)
 
+    def _live(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise RuntimeError("Publisher.start() first")
+        return self._producer
+
     async def publish(self, event: RequestLifecycleEvent, *, source: str | None = None,
                       traceparent: str | None = None) -> None:
         """Publish one event and wait until the brokers have it (acks=all)."""
         key, value, headers = self._record(event, source, traceparent)
         try:
-            await self._producer.send_and_wait(self.topic, value, key=key, headers=headers)
+            await self._live().send_and_wait(self.topic, value, key=key, headers=headers)
         except Exception:
             metrics.PUBLISH_FAILED.labels(self.connector).inc()
             raise
         metrics.PUBLISHED.labels(self.connector).inc()
 
-    async def publish_many(self, events: Iterable[tuple[RequestLifecycleEvent, str | None]]) -> int:
-        """Publish a batch (event, source) without waiting per event; returns when all are acknowledged."""
-        futures = []
-        for event, source in events:
-            key, value, headers = self._record(event, source, None)
-            futures.append(await self._producer.send(self.topic, value, key=key, headers=headers))
-        results = await asyncio.gather(*futures, return_exceptions=True)
-        failed = [r for r in results if isinstance(r, BaseException)]
-        metrics.PUBLISHED.labels(self.connector).inc(len(results) - len(failed))
+    async def send_batch(self, items: Sequence[Item]) -> list[BaseException | None]:
+        """Publish a batch without waiting per record; one outcome per item (None = acknowledged)."""
+        producer = self._live()
+        outcomes: list[BaseException | None] = [None] * len(items)
+        futures: list[tuple[int, asyncio.Future]] = []
+        for i, (event, source, traceparent) in enumerate(items):
+            key, value, headers = self._record(event, source, traceparent)
+            try:
+                futures.append((i, await producer.send(self.topic, value, key=key, headers=headers)))
+            except Exception as exc:  # metadata wait timed out, buffer full, producer closing
+                outcomes[i] = exc
+        results = await asyncio.gather(*(f for _, f in futures), return_exceptions=True)
+        for (i, _), result in zip(futures, results):
+            if isinstance(result, BaseException):
+                outcomes[i] = result
+        failed = sum(1 for o in outcomes if o is not None)
+        metrics.PUBLISHED.labels(self.connector).inc(len(items) - failed)
         if failed:
-            metrics.PUBLISH_FAILED.labels(self.connector).inc(len(failed))
-            raise failed[0]
-        return len(results)
+            metrics.PUBLISH_FAILED.labels(self.connector).inc(failed)
+        return outcomes
+
+    async def publish_many(self, events: Iterable[tuple[RequestLifecycleEvent, str | None]]) -> int:
+        """Publish a batch (event, source); returns when all are acknowledged, raises the first failure."""
+        outcomes = await self.send_batch([(e, s, None) for e, s in events])
+        for outcome in outcomes:
+            if outcome is not None:
+                raise outcome
+        return len(outcomes)
+
+
+async def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[object]]) -> None:
+    """Run ``main(stopping)``; SIGTERM/SIGINT set ``stopping`` so it can flush and return (graceful)."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stopping.set)
+    try:
+        await main(stopping)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+
+
+#: What a follower hands its handler: (event, ce_source) pairs, in partition order.
+Seen = list[tuple[RequestLifecycleEvent, str]]
+
+
+class Follower:
+    """Reads lifecycle events from one hub topic as a consumer group; the handler's work is done
+    before the offsets are committed (at least once). Reconnects with back-off while Kafka is away;
+    a record that cannot be decoded is logged and skipped (the hub's own DLQ is upstream of here)."""
+
+    def __init__(self, settings: Settings, topic: str, group_id: str,
+                 handler: Callable[[Seen], Awaitable[None]], *, codec: Codec | None = None):
+        self.settings = settings
+        self.topic = topic
+        self.group_id = group_id
+        self.handler = handler
+        self.codec = codec or Codec(SchemaRegistry(settings.registry_url))
+        self.codec.reader(load_schema(settings.schemas_dir, RequestLifecycleEvent.SCHEMA))
+        self.ready = asyncio.Event()  # set once partitions are assigned
+        self.count = 0
+
+    def _decode(self, message) -> tuple[RequestLifecycleEvent, str] | None:  # type: ignore[no-untyped-def]
+        try:
+            event = RequestLifecycleEvent.from_avro(self.codec.decode(message.value).record)
+            return event, ce.from_headers(message.headers).source
+        except Exception as exc:
+            log.warning("%s: skipping %s[%d]@%d: %r", self.group_id, message.topic, message.partition,
+                        message.offset, exc)
+            return None
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        from aiokafka import AIOKafkaConsumer
+
+        backoff = 0.2
+        while not stopping.is_set():
+            consumer = AIOKafkaConsumer(self.topic, bootstrap_servers=self.settings.bootstrap_list,
+                                        group_id=self.group_id, enable_auto_commit=False,
+                                        auto_offset_reset="earliest")
+            try:
+                await consumer.start()
+                while not stopping.is_set():
+                    batch = await consumer.getmany(timeout_ms=300, max_records=500)
+                    if consumer.assignment():
+                        self.ready.set()
+                    items = [d for messages in batch.values() for m in messages if (d := self._decode(m))]
+                    if items:
+                        await self.handler(items)
+                        self.count += len(items)
+                    if batch:
+                        await consumer.commit()
+                    backoff = 0.2
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("%s: consumer failed (%r); retrying in %.1fs", self.group_id, exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await consumer.stop()

@@ -1,22 +1,32 @@
-"""Smart Kampung village desks: a citizen's new request at the village office becomes a SUBMITTED event.
+"""Smart Kampung village desks: a citizen's request at the village office becomes lifecycle events.
 
-``submission`` is pure (build and check the event); ``VillageDeskConnector`` publishes it.
+Pure part (no I/O): the desk's input models (``SubmitIn``, ``StatusIn``), ``submission`` and
+``build_submission`` (build and check a SUBMITTED event; every problem named by field),
+``build_status_update`` (a desk's own status change, checked against the request's lifecycle).
+Shell: ``VillageDeskConnector`` publishes directly; the HTTP intake API (``intake_api``) and the CSV
+import (``csv_import``) go through the durable outbox instead.
 Each village is its own CloudEvents source, ``/smart-kampung/<region code>``.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
-from datetime import UTC, datetime
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
 
-from hub.core import catalogue, validation
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticError
+
+from hub.connectors.base import Publisher
+from hub.core import catalogue, lifecycle, validation
+from hub.core.admission import admit
+from hub.core.errors import ValidationError, ValidationErrors
 from hub.core.lifecycle import Status
 from hub.core.models import Citizen, RequestLifecycleEvent
-from hub.connectors.base import Publisher
 from hub.settings import Settings
 
 SOURCE_SYSTEM = "smart-kampung"
+DESK_AGENCY = "desa"  # whose native-status vocabulary a desk speaks (hub.core.lifecycle)
 NAMESPACE = uuid.UUID("5b1f3a4e-3510-4b7a-9c0e-62616e797577")  # uuid5 namespace of desk ids
 
 
@@ -51,8 +61,152 @@ def submission(*, region_code: str, service_code: str, desk_number: str, citizen
     )
 
 
+# -- the desk's input, as the HTTP API and the CSV import receive it ----------------------------------
+class CitizenIn(BaseModel):
+    """The applicant, as typed at the desk. Only what the service needs is forwarded to its agency."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    nik: str | None = Field(None, description="NIK, 16 digits", examples=["3510214107900001"])
+    kk_number: str | None = Field(None, description="Family card number, 16 digits")
+    name: str | None = Field(None, max_length=120)
+    birth_date: date | None = None
+    address: str | None = Field(None, max_length=250)
+    phone: str | None = Field(None, pattern=r"^\+?[0-9]{8,15}$")
+    bpjs_number: str | None = Field(None, description="BPJS Kesehatan card number, 13 digits")
+    idpel: str | None = Field(None, description="PLN customer id, 12 digits")
+
+
+class SubmitIn(BaseModel):
+    """A new citizen request registered at a village desk."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    region_code: str = Field(description="Kemendagri code of the village (must be the token's own)",
+                             examples=["35.10.21.2003"])
+    desk_number: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9/_-]{0,39}$",
+                             description="The desk's own register number; makes the request id stable")
+    service_code: str = Field(description="Service catalogue code", examples=["DUKCAPIL_KTP_EL"])
+    citizen: CitizenIn
+    occurred_at: AwareDatetime | None = Field(None, description="When it was registered (default: now)")
+    note: str | None = Field(None, max_length=500, description="Short note; never personal data")
+
+
+class StatusIn(BaseModel):
+    """A status change of a request, recorded at the desk (in the desk's own words)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    native_status: str = Field(min_length=1, max_length=60, examples=["dibatalkan", "diteruskan ke dinas"])
+    occurred_at: AwareDatetime = Field(description="When it happened (part of the stable event id)")
+    update_id: str | None = Field(None, max_length=80, description="The desk's own id for this update")
+    note: str | None = Field(None, max_length=500)
+
+
+def errors_of(exc: PydanticError, prefix: str = "") -> ValidationErrors:
+    """A pydantic error as the hub's field + reason list (``citizen.nik``, not ``('citizen', 'nik')``)."""
+    return ValidationErrors(
+        ValidationError(prefix + (".".join(str(p) for p in err["loc"]) or "(body)"), err["msg"])
+        for err in exc.errors())
+
+
+def parse(model: type[BaseModel], data: object) -> BaseModel:
+    """Validate ``data`` into ``model``; raises ValidationErrors naming every bad field."""
+    try:
+        return model.model_validate(data)
+    except PydanticError as exc:
+        raise errors_of(exc) from None
+
+
+def build_submission(data: SubmitIn, *, token_region: str | None = None,
+                     now: datetime | None = None) -> RequestLifecycleEvent:
+    """The SUBMITTED event for ``data``, or ValidationErrors naming every field at fault.
+
+    ``token_region``: the village the caller is authorised for; another region is refused
+    (``PermissionError``), since a village may only submit for itself.
+    """
+    if token_region is not None and data.region_code != token_region:
+        raise PermissionError(f"region_code: this desk's token is for {token_region}, "
+                              f"not {data.region_code}")
+    now = now or datetime.now(UTC)
+    errors: list[ValidationError] = []
+    try:
+        service = catalogue.service(data.service_code)
+    except ValidationError:
+        service = None  # admission names it below
+    c = data.citizen
+    if service is not None and "nik" in service.personal_data and not c.nik:
+        errors.append(ValidationError("citizen.nik", f"is required for {service.code}"))
+    for name, check in (("bpjs_number", validation.validate_bpjs_number), ("idpel", validation.validate_idpel)):
+        value = getattr(c, name)
+        if value is not None:
+            try:
+                check(value, f"citizen.{name}")
+            except ValidationError as exc:
+                errors.append(exc)
+    event = _event(data, now, agency=service.agency if service else DESK_AGENCY,
+                   service_code=data.service_code or "?")
+    try:
+        admit(event, now=now)  # region, service, NIK, KK, time: each named by field
+    except ValidationErrors as found:
+        errors = [e for e in found.errors if e.field != "agency"] + errors
+    if errors:
+        raise ValidationErrors(errors)
+    return event
+
+
+def _event(data: SubmitIn, now: datetime, *, agency: str, service_code: str) -> RequestLifecycleEvent:
+    request_id = request_id_for(data.region_code, data.desk_number)
+    return RequestLifecycleEvent(
+        event_id=str(uuid.uuid5(NAMESPACE, f"{request_id}/SUBMITTED")), request_id=request_id,
+        status=Status.SUBMITTED, native_status="diajukan", occurred_at=data.occurred_at or now,
+        source_system=SOURCE_SYSTEM, service_code=service_code, region_code=data.region_code, agency=agency,
+        citizen=Citizen(**data.citizen.model_dump()), note=data.note)
+
+
+def current_state(events: Sequence[RequestLifecycleEvent]) -> lifecycle.RequestState | None:
+    """Fold a request's known events (any order) into its state; events the lifecycle refuses are skipped."""
+    state = None
+    for event in sorted(events, key=lambda e: (e.occurred_at, e.event_id)):
+        outcome = lifecycle.apply(state, event.request_id, lifecycle.Transition(
+            event.event_id, event.status, event.occurred_at, event.native_status), allow_any_first=True)
+        state = outcome.state if outcome.accepted else state
+    return state
+
+
+def build_status_update(request_id: str, data: StatusIn, known: Sequence[RequestLifecycleEvent],
+                        ) -> RequestLifecycleEvent:
+    """A desk's status change of one of its requests, checked against what it knows of the request.
+
+    Raises LookupError if the desk never submitted the request, ValidationError (``native_status``) for
+    a status the desk vocabulary does not know, and ``lifecycle.LifecycleError`` for an illegal transition.
+    """
+    submitted = [e for e in known if e.source_system == SOURCE_SYSTEM and e.status is Status.SUBMITTED]
+    if not submitted:
+        raise LookupError(f"request_id: {request_id} was not submitted at this desk")
+    first = submitted[0]
+    try:
+        status = lifecycle.to_canonical(DESK_AGENCY, data.native_status)
+    except lifecycle.LifecycleError as exc:
+        raise ValidationError("native_status", str(exc)) from None
+    token = data.update_id or f"{lifecycle.normalise_native(data.native_status)}@{data.occurred_at.isoformat()}"
+    event = RequestLifecycleEvent(
+        event_id=str(uuid.uuid5(NAMESPACE, f"{request_id}/status/{token}")), request_id=request_id,
+        parent_request_id=first.parent_request_id, status=status, native_status=data.native_status,
+        occurred_at=data.occurred_at, source_system=SOURCE_SYSTEM, service_code=first.service_code,
+        region_code=first.region_code, agency=first.agency, note=data.note)
+    if any(e.event_id == event.event_id for e in known):
+        return event  # a resend of an update already recorded: harmless
+    state = current_state(known)
+    outcome = lifecycle.apply(state, request_id, lifecycle.Transition(
+        event.event_id, event.status, event.occurred_at, event.native_status), allow_any_first=True)
+    if not outcome.accepted:
+        raise lifecycle.LifecycleError(f"native_status: {outcome.reason}")
+    return event
+
+
 class VillageDeskConnector:
-    """Publishes village-desk submissions to the hub's intake topic."""
+    """Publishes village-desk submissions to the hub's intake topic (directly, no outbox)."""
 
     name = "village_desk"
 

@@ -53,3 +53,29 @@ def route(event: RequestLifecycleEvent, service: Service, *,
                  personal_fields(for_agency)),
         Delivery(feed_topic, MPP_FEED, for_feed, frozenset()),
     )
+
+
+LIFECYCLE = "lifecycle"
+CITIZEN = "citizen"
+
+
+def fan_out(event: RequestLifecycleEvent, service: Service, *, agency_topic: Callable[[str], str],
+            feed_topic: str, lifecycle_topic: str) -> tuple[Delivery, ...]:
+    """Every delivery of one accepted (enriched) event: the responsible agency, the MPP feed, and the
+    hub's lifecycle log. The lifecycle log is the hub's record of the request's story, not a population
+    register: it keeps no personal data, only the pseudonymous ``citizen_ref`` of the enrichment."""
+    return (*route(event, service, agency_topic=agency_topic, feed_topic=feed_topic),
+            Delivery(lifecycle_topic, LIFECYCLE, minimise(event, frozenset()), frozenset()))
+
+
+def purpose(audience: str, service_code: str) -> str:
+    """Why an audience may receive what it receives (for the audit trail)."""
+    if audience.startswith("agency:"):
+        return f"processing {service_code} (personal data listed by the service catalogue)"
+    if audience == MPP_FEED:
+        return "service mall monitoring (no personal data)"
+    if audience == LIFECYCLE:
+        return "hub lifecycle record (no personal data)"
+    if audience == CITIZEN:
+        return "notifying the applicant of a status change (phone only)"
+    return "internal"

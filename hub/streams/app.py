@@ -1,4 +1,14 @@
-"""The Faust worker: one app, agents with concurrency 1, at-least-once, dead letters for bad records.
+"""The Faust worker: one app, one agent (concurrency 1), at-least-once, dead letters for bad records.
+
+The ``lifecycle`` agent reads three co-partitioned topics (all keyed by the id whose table entry they
+touch): intake (lifecycle events from connectors), the internal SLA timer topic, and the internal journey
+topic. Per record it calls the pure engine (``hub.streams.engine`` / ``hub.streams.journey``), sends what
+the engine returns, then saves the table entry (changelog) and updates the local timer index.
+
+State: two tables, ``requests`` (key request id) and ``journeys`` (key parent request id), memory or
+RocksDB store (``HUB_TABLE_STORE``), compacted changelogs. The SLA timer keeps a DeadlineIndex of the
+partitions this worker owns, rebuilt from the tables when recovery completes after every rebalance; a due
+timer becomes a tick record on the timer topic, so the entry is only changed by the agent that owns it.
 
 Scale by partitions and worker processes, never by agent concurrency (faust #606: with concurrency > 1
 an offset can be committed past an unfinished event).
@@ -7,31 +17,45 @@ an offset can be committed past an unfinished event).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
+from datetime import UTC, datetime, timedelta
 
 import faust
 from aiokafka.errors import KafkaError
 
 from hub import metrics
-from hub.core import catalogue
+from hub.core import catalogue, sla
+from hub.core.journeys import JourneyState
+from hub.core.lifecycle import TERMINAL, RequestState
+from hub.core.records import SlaStage
 from hub.settings import Settings
-from hub.streams.router import STAGE, IntakeRouter, Outgoing
-from hub.wire.codec import Codec
+from hub.streams import journey as journeys
+from hub.streams import timing
+from hub.streams.engine import Engine, Result
+from hub.streams.router import STAGE, Outgoing, dead_letter
+from hub.wire import cloudevents as ce
 from hub.wire.deadletter import Origin, reason_of
 from hub.wire.registry import RegistryError, SchemaRegistry
+from hub.wire.codec import Codec
 
 log = logging.getLogger("hub.worker")
 
 TRANSIENT = (RegistryError, KafkaError, ConnectionError)
 MAX_BACKOFF = 30.0
+TICK_TYPE = "id.go.banyuwangikab.hub.sla.tick"
+
+
+class BadTick(ValueError):
+    reason = "bad_tick"
 
 
 def create_app(settings: Settings) -> faust.App:
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.bootstrap_list],
-        store="memory://",
+        store=settings.table_store,
         processing_guarantee="at_least_once",
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.replication_factor,
@@ -41,10 +65,14 @@ def create_app(settings: Settings) -> faust.App:
         web_enabled=False,
         datadir=str(settings.worker_data_dir),
     )
+    if settings.citizen_ref_key is None:
+        log.warning("HUB_CITIZEN_REF_KEY is not set: events carry no pseudonymous citizen_ref")
     codec = Codec(SchemaRegistry(settings.registry_url))
     agencies = catalogue.agencies()
-    router_box: dict[str, IntakeRouter] = {}
+    box: dict[str, Engine] = {}
     channels: dict[str, faust.TopicT] = {}
+    index = [sla.DeadlineIndex(settings.sla_index_bucket_seconds)]
+    offset = timedelta(seconds=settings.sla_clock_offset_seconds)
 
     def channel(name: str) -> faust.TopicT:
         if name not in channels:
@@ -52,30 +80,103 @@ def create_app(settings: Settings) -> faust.App:
                                        partitions=settings.topic_partitions)
         return channels[name]
 
-    intake = channel(settings.topic_intake)
+    requests = app.Table("requests", default=None, partitions=settings.topic_partitions)
+    journey_table = app.Table("journeys", default=None, partitions=settings.topic_partitions)
+    inputs = app.topic(settings.topic_intake, settings.topic_timer, settings.topic_journey,
+                       key_serializer="raw", value_serializer="raw", partitions=settings.topic_partitions)
 
     async def send(out: Outgoing) -> None:
         await channel(out.topic).send(key=out.key, value=out.value, headers=out.headers)
         metrics.EVENTS_OUT.labels(out.topic, out.audience).inc()
 
+    # ------------------------------------------------------------------ timer index -------------
+    def rebuild_index() -> None:
+        """Timers of every open request and journey in the partitions this worker owns (after recovery)."""
+        owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.topic_intake}
+        fresh = sla.DeadlineIndex(settings.sla_index_bucket_seconds)
+        metrics.OPEN_REQUESTS.clear()
+        for rid, entry in list(requests.items()):
+            if not entry or entry.get("p") not in owned:
+                continue
+            state = RequestState.from_dict(entry["state"])
+            if state.status not in TERMINAL:
+                metrics.OPEN_REQUESTS.labels(entry["agency"], state.status.value).inc()
+            clock = sla.SlaClock.from_dict(entry["clock"]) if entry["clock"] else None
+            p = timing.plan(clock, state.status, frozenset(entry["fired"]), finished_at=None, was_done=True)
+            for kind, at in p.arm:
+                fresh.add(rid, timing.timer_kind(SlaStage.REQUEST, kind), at)
+        for pid, entry in list(journey_table.items()):
+            if not entry or entry.get("p") not in owned:
+                continue
+            js = JourneyState.from_dict(entry["journey"])
+            p = timing.plan(js.clock, js.status, frozenset(js.fired), finished_at=None, was_done=True)
+            for kind, at in p.arm:
+                fresh.add(pid, timing.timer_kind(SlaStage.JOURNEY, kind), at)
+        index[0] = fresh
+        log.info("SLA timer index rebuilt: %d timers for partitions %s", len(fresh), sorted(owned))
+        _mark_ready(f"{len(owned)} intake partitions recovered")
+
+    @requests.on_recover
+    async def _requests_recovered() -> None:
+        rebuild_index()
+
+    @journey_table.on_recover
+    async def _journeys_recovered() -> None:
+        rebuild_index()
+
+    @app.timer(interval=settings.sla_tick_seconds)
+    async def sla_timer() -> None:
+        now = datetime.now(UTC) + offset
+        for rid, kind, _at in index[0].due(now):
+            value = json.dumps({"id": rid, "kind": kind, "now": now.isoformat()}).encode()
+            meta = ce.CloudEvent(f"tick/{rid}/{kind}/{now.isoformat()}", settings.source, TICK_TYPE, rid, now)
+            headers = [(k, v) for k, v in ce.to_headers(meta) if k != "content-type"]
+            await channel(settings.topic_timer).send(key=rid.encode(), value=value,
+                                                     headers=[*headers, ("content-type", b"application/json")])
+
     @app.task
     async def _register_schemas() -> None:
-        router_box["router"] = await asyncio.to_thread(IntakeRouter, settings, codec, agencies)
-        log.info("schemas registered; routing to %d agencies and %s", len(agencies), settings.topic_feed)
+        box["engine"] = await asyncio.to_thread(Engine, settings, codec, agencies)
+        log.info("schemas registered; lifecycle engine routing to %d agencies", len(agencies))
 
-    @app.agent(intake, concurrency=1)
-    async def route_intake(stream):  # type: ignore[no-untyped-def]
+    # ------------------------------------------------------------------ the agent --------------
+    def handle(engine: Engine, message) -> tuple[Result, faust.Table | None, str | None]:  # type: ignore[no-untyped-def]
+        key = message.key.decode("utf-8", "replace") if message.key else None
+        origin = Origin(message.topic, message.partition, message.offset)
+        if message.topic == settings.topic_intake:
+            entry = requests.get(key) if key else None
+            return engine.on_intake(entry, message.key, message.value, message.headers, origin,
+                                    message.partition), requests, key
+        if message.topic == settings.topic_journey:
+            entry = journey_table.get(key) if key else None
+            return journeys.on_step(engine, entry, message.key, message.value, message.headers,
+                                    message.partition), journey_table, key
+        try:
+            tick = json.loads(message.value)
+            stage, kind = timing.parse_timer_kind(tick["kind"])
+            now = datetime.fromisoformat(tick["now"])
+            rid = tick["id"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BadTick(f"timer record {origin.topic}[{origin.partition}]@{origin.offset}: {exc!r}") from exc
+        if stage is SlaStage.REQUEST:
+            return engine.on_tick(requests.get(rid), kind, now), requests, rid
+        return journeys.on_tick(engine, journey_table.get(rid), kind, now), journey_table, rid
+
+    @app.agent(inputs, concurrency=1)
+    async def lifecycle(stream):  # type: ignore[no-untyped-def]
         async for event in stream.events():
             message = event.message
             metrics.EVENTS_IN.labels(message.topic).inc()
             started = time.perf_counter()
             backoff = 0.5
+            stage = {settings.topic_timer: "sla-timer", settings.topic_journey: "journey"}.get(message.topic, STAGE)
+            table, key = None, None
             while True:
-                router = router_box.get("router")
+                engine = box.get("engine")
                 try:
-                    if router is None:
+                    if engine is None:
                         raise RegistryError("schemas are not registered yet")
-                    outs = router.process(message.key, message.value, message.headers)
+                    result, table, key = handle(engine, message)
                     break
                 except TRANSIENT as exc:  # not the record's fault: retry, never drop, never give up
                     log.warning("transient error on %s[%d]@%d, retrying in %.1fs: %s",
@@ -86,11 +187,46 @@ def create_app(settings: Settings) -> faust.App:
                     origin = Origin(message.topic, message.partition, message.offset)
                     log.warning("dead letter %s[%d]@%d: %s: %s", origin.topic, origin.partition,
                                 origin.offset, reason_of(exc), exc)
-                    outs = [router.dead_letter(exc, message.key, message.value, message.headers, origin)]
-                    metrics.DEAD_LETTERS.labels(STAGE, reason_of(exc)).inc()
+                    result = Result(outs=[dead_letter(settings, exc, message.key, message.value,
+                                                      message.headers, origin, stage)])
+                    metrics.DEAD_LETTERS.labels(stage, reason_of(exc)).inc()
                     break
-            for out in outs:
+            for out in result.outs:
                 await send(out)
-            metrics.PROCESSING.labels(STAGE).observe(time.perf_counter() - started)
+            if result.entry is not None and table is not None and key is not None:
+                table[key] = result.entry
+            for rid, kind in result.disarm:
+                index[0].remove(rid, kind)
+            for rid, kind, at in result.arm:
+                index[0].add(rid, kind, at)
+            _count(result)
+            metrics.PROCESSING.labels(stage).observe(time.perf_counter() - started)
 
     return app
+
+
+def _mark_ready(reason: str) -> None:
+    """Tell the ops endpoints (/readyz) that this worker owns recovered partitions, if they run here."""
+    try:
+        from hub.ops.runtime import mark_ready
+    except ImportError:  # pragma: no cover - ops layer absent
+        return
+    mark_ready(True, reason)
+
+
+def _count(result: Result) -> None:
+    if result.duplicate:
+        metrics.DUPLICATES.labels(STAGE).inc()
+    accepted = result.accepted
+    if accepted is not None and not result.redelivery:
+        metrics.EVENTS_ROUTED.labels(accepted.source_system, accepted.agency, accepted.status.value).inc()
+        metrics.END_TO_END.labels(STAGE).observe(
+            max(0.0, (datetime.now(UTC) - accepted.occurred_at).total_seconds()))
+    if result.status_change:
+        agency, old, new = result.status_change
+        if old is not None and old not in TERMINAL:
+            metrics.OPEN_REQUESTS.labels(agency, old.value).dec()
+        if new not in TERMINAL:
+            metrics.OPEN_REQUESTS.labels(agency, new.value).inc()
+    for agency, code, kind in result.sla:
+        metrics.SLA_EVENTS.labels(agency, code, kind).inc()

@@ -20,7 +20,13 @@ from hub.settings import Settings
 log = logging.getLogger(__name__)
 
 DAY_MS = 24 * 3600 * 1000
-LIFECYCLE = "id.go.banyuwangikab.hub.RequestLifecycleEvent"
+NAMESPACE = "id.go.banyuwangikab.hub"
+LIFECYCLE = f"{NAMESPACE}.RequestLifecycleEvent"
+SLA_EVENT = f"{NAMESPACE}.SlaEvent"
+AUDIT_ENTRY = f"{NAMESPACE}.AuditEntry"
+CITIZEN_NOTICE = f"{NAMESPACE}.CitizenNotice"
+#: Lifecycle engine tables (Faust names their changelog topics ``<app_id>-<table>-changelog``).
+TABLES = ("requests", "journeys")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +51,22 @@ def topic_specs(settings: Settings, agencies: Iterable[str] | None = None) -> li
                   {**base, "retention.ms": str(30 * DAY_MS)}),
         TopicSpec(settings.topic_dlq, "dead letters: original bytes, reason in headers", p, r,
                   {**base, "retention.ms": str(90 * DAY_MS)}, records=("*",)),
+        TopicSpec(settings.topic_lifecycle, "accepted, enriched lifecycle events: the hub's source of truth "
+                  "(no personal data, pseudonymous citizen_ref)", p, r,
+                  {**base, "retention.ms": str(90 * DAY_MS)}),
+        TopicSpec(settings.topic_notify, "short messages to citizens (Bahasa Indonesia) with the phone number "
+                  "to send them to", p, r, {**base, "retention.ms": str(7 * DAY_MS)}, records=(CITIZEN_NOTICE,)),
+        TopicSpec(settings.topic_audit, "who received which event and which personal fields (no payload)", p, r,
+                  {**base, "retention.ms": str(400 * DAY_MS)}, records=(AUDIT_ENTRY,)),
+        TopicSpec(settings.topic_sla, "SLA warnings (80%) and breaches (100%), per request and stage", p, r,
+                  {**base, "retention.ms": str(90 * DAY_MS)}, records=(SLA_EVENT,)),
+        # Internal to the worker (not for subscribers). Same partition count as intake: co-partitioned.
+        TopicSpec(settings.topic_timer, "internal: SLA timer ticks (JSON), keyed by request id", p, r,
+                  {**base, "retention.ms": str(7 * DAY_MS)}, records=("*",)),
+        TopicSpec(settings.topic_journey, "internal: accepted child events keyed by journey (parent request id)",
+                  p, r, {**base, "retention.ms": str(7 * DAY_MS)}),
+        *(TopicSpec(settings.changelog_topic(t), f"internal: changelog of the {t} table (Faust JSON)", p, r,
+                    {**base, "cleanup.policy": "compact"}, records=("*",)) for t in TABLES),
     ]
     for agency in sorted(agencies if agencies is not None else catalogue.agencies()):
         specs.append(TopicSpec(settings.agency_topic(agency), f"what agency {agency} is entitled to see",

@@ -57,7 +57,10 @@ async def test_every_request_reaches_its_agency_and_the_feed_once(make_settings,
         # Purpose limitation: only the fields the service needs.
         held = set(event.citizen.model_dump(exclude_none=True)) if event.citizen else set()
         assert held <= service.personal_data
-        assert event.model_copy(update={"citizen": None}) == original.model_copy(update={"citizen": None})
+        # Nothing but the citizen block changes; the lifecycle engine adds its enrichment.
+        assert event.enrichment is not None and event.enrichment.service_name == service.name_id
+        assert event.model_copy(update={"citizen": None, "enrichment": None}) == original.model_copy(
+            update={"citizen": None})
     for record in feed:
         event = RequestLifecycleEvent.from_avro(codec.decode(record.value).record)
         assert event.citizen is None, "the MPP feed carries no personal data"

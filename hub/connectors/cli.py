@@ -1,0 +1,222 @@
+"""Click commands of the connectors, registered in ``hub.cli``: ``simulate``, ``desk``, ``agency``,
+``csv_import`` (``hub csv-import``) and ``forward``. Settings come from ``HUB_*`` (``hub.settings``)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from hub.settings import get_settings
+
+AGENCY_MODULES = {"dukcapil": "dukcapil", "pln": "pln", "pudam": "pudam", "bpjs_kesehatan": "bpjs"}
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@click.command()
+@click.option("--rate", "-r", default=5.0, show_default=True, help="new citizen requests per second")
+@click.option("--duration", "-d", default=60.0, show_default=True, help="seconds during which requests arrive")
+@click.option("--seed", "-s", default=2026, show_default=True, help="same seed, same traffic")
+@click.option("--day-seconds", default=4.0, show_default=True, help="compressed time: one working day")
+@click.option("--no-anomalies", is_flag=True, help="no late, out-of-order or duplicate events")
+@click.option("--dry-run", is_flag=True, help="print the schedule's summary, publish nothing")
+def simulate(rate: float, duration: float, seed: int, day_seconds: float, no_anomalies: bool, dry_run: bool) -> None:
+    """Realistic traffic from all 217 villages and the agencies' answers, published to intake."""
+    from collections import Counter
+
+    from hub.connectors.base import Publisher, run_until_signalled
+    from hub.simulator import drive, schedule
+
+    items = schedule(seed=seed, rate=rate, duration=duration, now=datetime.now(UTC), day_seconds=day_seconds,
+                     anomalies=not no_anomalies)
+    requests = len({s.event.request_id for s in items})
+    kinds = Counter(s.anomaly or "regular" for s in items)
+    click.echo(f"{requests} requests, {len(items)} events over {items[-1].at if items else 0:.0f}s "
+               f"({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))})")
+    if dry_run:
+        for agency, n in Counter(s.event.agency for s in items).most_common():
+            click.echo(f"  {agency:16} {n}")
+        return
+
+    async def go(stopping: asyncio.Event) -> None:
+        started = time.monotonic()
+        async with Publisher(get_settings(), "simulator", "/simulator") as publisher:
+            counts = await drive(publisher, items, stopping=stopping)
+        click.echo(f"published {sum(counts.values()) - counts['failed']} events in "
+                   f"{time.monotonic() - started:.1f}s ({dict(counts)})")
+
+    asyncio.run(run_until_signalled(go))
+
+
+@click.command()
+@click.option("--outbox", "outbox_path", type=click.Path(path_type=Path), required=True)
+@click.option("--connector", default="village_desk", show_default=True, help="metrics label")
+@click.option("--chunk", default=500, show_default=True, help="events in flight at most")
+@click.option("--until-empty", is_flag=True, help="stop once the outbox is empty")
+@click.option("--verbose", "-v", is_flag=True)
+def forward(outbox_path: Path, connector: str, chunk: int, until_empty: bool, verbose: bool) -> None:
+    """Send what a local outbox holds to the hub (store and forward), retrying while Kafka is away."""
+    from hub.connectors.base import Publisher, run_until_signalled
+    from hub.connectors.outbox import Forwarder, Outbox
+
+    _logging(verbose)
+
+    async def go(stopping: asyncio.Event) -> None:
+        with Outbox(outbox_path) as outbox:
+            forwarder = Forwarder(outbox, Publisher(get_settings(), connector, f"/{connector}",
+                                                    request_timeout_ms=15_000), chunk=chunk)
+            sent = await forwarder.run(stopping, until_empty=until_empty)
+            click.echo(f"sent {sent}; waiting {outbox.depth()[0]}")
+
+    asyncio.run(run_until_signalled(go))
+
+
+@click.command("csv-import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--region", required=True, help="the importing village's region code; other rows are refused")
+@click.option("--outbox", "outbox_path", type=click.Path(path_type=Path), required=True)
+@click.option("--report", type=click.Path(path_type=Path), help="write the per-row error report (CSV) here")
+@click.option("--send/--no-send", default=True, show_default=True, help="forward to the hub right away")
+def csv_import(csv_file: Path, region: str, outbox_path: Path, report: Path | None, send: bool) -> None:
+    """Import a village's offline CSV batch into its outbox (and forward it when the hub is reachable)."""
+    from hub.connectors import csv_import as imp
+    from hub.connectors.outbox import Outbox
+    from hub.core.errors import ValidationErrors
+
+    with Outbox(outbox_path) as outbox:
+        with click.progressbar(length=imp.count_rows(csv_file), label="importing", file=sys.stderr) as bar:
+            try:
+                parsed, new = imp.import_file(csv_file, outbox, region=region, report=report,
+                                              on_row=lambda: bar.update(1))
+            except ValidationErrors as exc:
+                raise click.ClickException(str(exc)) from None
+    click.echo(f"{parsed.rows} rows: {len(parsed.events)} accepted ({new} new), {parsed.bad_rows} refused"
+               + (f"; report in {report}" if report else ""))
+    for error in parsed.errors[:20]:
+        click.echo(f"  line {error.line}: {error.field}: {error.reason}", err=True)
+    if send and parsed.events:
+        forward.main(["--outbox", str(outbox_path), "--until-empty"], standalone_mode=False)
+    if parsed.errors:
+        sys.exit(2)
+
+
+@click.group()
+def desk() -> None:
+    """The Smart Kampung village-desk node (HTTP intake API + outbox)."""
+
+
+@desk.command("serve")
+@click.option("--tokens", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help='JSON {"<region code>": "<token>"} (see `desk tokens`)')
+@click.option("--outbox", "outbox_path", type=click.Path(path_type=Path), default=Path("desk-outbox.sqlite"),
+              show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8088, show_default=True)
+@click.option("--node", default="desk", show_default=True, help="name of this desk node (consumer group)")
+def desk_serve(tokens: Path, outbox_path: Path, host: str, port: int, node: str) -> None:
+    """Serve the intake API; forward the outbox; follow the MPP feed for status look-ups."""
+    from hub import metrics
+    from hub.connectors.base import run_until_signalled
+    from hub.connectors.intake_api import DeskTokens, serve
+
+    _logging(True)
+    settings = get_settings()
+    metrics.serve(settings.metrics_port)
+    click.echo(f"desk intake API on http://{host}:{port} (OpenAPI at /openapi.json)")
+    asyncio.run(run_until_signalled(lambda stopping: serve(
+        settings, outbox_path=outbox_path, tokens=DeskTokens.load(tokens), host=host, port=port,
+        stopping=stopping, node=node)))
+
+
+@desk.command("tokens")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--region", "regions_", multiple=True, help="only these villages (default: all 217)")
+def desk_tokens(out: Path, regions_: tuple[str, ...]) -> None:
+    """Generate one bearer token per village into a JSON file (mode 0600)."""
+    from hub.connectors.intake_api import DeskTokens
+
+    tokens = DeskTokens.generate(regions_ or None)
+    out.write_text(json.dumps(tokens, indent=1))
+    os.chmod(out, 0o600)
+    click.echo(f"{len(tokens)} tokens written to {out}")
+
+
+@click.group()
+def agency() -> None:
+    """Agency connectors: dukcapil, pln, pudam, bpjs_kesehatan."""
+
+
+@agency.command("run")
+@click.argument("code", type=click.Choice(sorted(AGENCY_MODULES)))
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="where the connector keeps its outbox")
+@click.option("--sql-dsn", envvar="HUB_AGENCY_SQL_DSN", help="(b) poll hub_outbox in this PostgreSQL database")
+@click.option("--webhook-port", type=int, help="(c) accept signed HTTP callbacks on this port")
+@click.option("--webhook-host", default="127.0.0.1", show_default=True)
+@click.option("--webhook-secret", envvar="HUB_AGENCY_WEBHOOK_SECRET", help="whsec_... (Standard Webhooks)")
+def agency_run(code: str, state_dir: Path, sql_dsn: str | None, webhook_port: int | None, webhook_host: str,
+               webhook_secret: str | None) -> None:
+    """Run one agency's connector: follow its topic, publish its status updates.
+
+    With neither --sql-dsn nor --webhook-port the connector only follows the topic; agencies using
+    Kafka directly embed ``hub.connectors.<agency>.connector(...)`` in their own code instead.
+    """
+    import importlib
+
+    from hub import metrics
+    from hub.connectors.base import run_until_signalled
+
+    if webhook_port and not webhook_secret:
+        raise click.UsageError("--webhook-port needs --webhook-secret (or HUB_AGENCY_WEBHOOK_SECRET)")
+    _logging(True)
+    settings = get_settings()
+    metrics.serve(settings.metrics_port)
+    module = importlib.import_module(f"hub.connectors.{AGENCY_MODULES[code]}")
+
+    async def go(stopping: asyncio.Event) -> None:
+        from aiohttp import web
+
+        connector = module.connector(settings, state_dir)
+        poller = runner = None
+        if sql_dsn:
+            from hub.connectors.sql_outbox import SqlOutboxPoller
+
+            poller = await SqlOutboxPoller(connector, sql_dsn).start()
+        await connector.start()
+        tasks = [asyncio.create_task(poller.run(stopping))] if poller else []
+        if webhook_port:
+            from hub.connectors.webhook import create_app
+
+            runner = web.AppRunner(create_app({code: (connector, webhook_secret)}))
+            await runner.setup()
+            await web.TCPSite(runner, webhook_host, webhook_port).start()
+        click.echo(f"{code} connector running ({'sql ' if sql_dsn else ''}{'webhook ' if webhook_port else ''}"
+                   f"topic {settings.agency_topic(connector.profile.agency)})")
+        await stopping.wait()
+        if runner:
+            await runner.cleanup()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if poller:
+            await poller.close()
+        await connector.stop()
+
+    asyncio.run(run_until_signalled(go))
+
+
+@agency.command("secret")
+def agency_secret() -> None:
+    """Print a fresh Standard Webhooks secret (whsec_...)."""
+    from hub.connectors.webhook import generate_secret
+
+    click.echo(generate_secret())

@@ -1,0 +1,52 @@
+"""Enrichment: what the lifecycle engine adds to an accepted event. Pure.
+
+Reference names from the region code (village, kecamatan), service terms from the catalogue (name,
+agency, SLA, fee), the request's current deadlines, and a pseudonymous citizen reference: a keyed
+HMAC-SHA256 of the NIK, so a consumer can link one citizen's requests without ever seeing the NIK
+(the key stays in the hub; without it the reference cannot be reversed by trying all NIKs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime
+
+from hub.core import regions
+from hub.core.catalogue import Service
+from hub.core.models import Enrichment, RequestLifecycleEvent
+
+__all__ = ["citizen_ref", "enrich", "enrichment_for"]
+
+
+def citizen_ref(nik: str | None, key: bytes | None) -> str | None:
+    """Hex HMAC-SHA256 of the NIK under ``key``; None without a NIK or a key."""
+    if not nik or not key:
+        return None
+    return hmac.new(key, nik.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def enrichment_for(event: RequestLifecycleEvent, service: Service, *, due_at: datetime | None = None,
+                   warn_at: datetime | None = None, ref: str | None = None) -> Enrichment:
+    """The enrichment block of an admitted event (its region and service are known to be valid)."""
+    village = regions.region(event.region_code)
+    assert village.kecamatan_code is not None and village.kecamatan_name is not None
+    return Enrichment(
+        village_name=village.name,
+        kecamatan_code=village.kecamatan_code,
+        kecamatan_name=village.kecamatan_name,
+        service_name=service.name_id,
+        agency_name=service.agency_name,
+        sla_working_days=service.sla_working_days,
+        fee_idr=service.fee_idr,
+        due_at=due_at,
+        warn_at=warn_at,
+        citizen_ref=ref,
+    )
+
+
+def enrich(event: RequestLifecycleEvent, service: Service, *, due_at: datetime | None = None,
+           warn_at: datetime | None = None, ref: str | None = None) -> RequestLifecycleEvent:
+    """The event with its enrichment block set (replacing any block a source may have sent)."""
+    block = enrichment_for(event, service, due_at=due_at, warn_at=warn_at, ref=ref)
+    return event.model_copy(update={"enrichment": block})

@@ -1,0 +1,173 @@
+"""Records the hub itself produces (pydantic v2), mirrors of their Avro schemas in ``schemas/``.
+
+* :class:`SlaEvent` (``hub.sla.v1``): an SLA warning (80 % of the time used) or breach (100 %), one of
+  each at most per request and stage.
+* :class:`AuditEntry` (``hub.audit.v1``): who received which event and which personal fields, no payload.
+* :class:`CitizenNotice` (``citizen.notify.v1``): a short message in Bahasa Indonesia to the citizen; the
+  phone number is its only personal field.
+* :class:`DeliveryReceipt`: the outcome of delivering one event to one subscriber (webhook delivery).
+
+Frozen plain data, like :mod:`hub.core.models`; ``to_avro`` / ``from_avro`` for the wire layer.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from hub.core.lifecycle import Status
+
+NAMESPACE = "id.go.banyuwangikab.hub"
+
+
+def _utc_millis(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("must carry a time zone")
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    SCHEMA: ClassVar[str]
+    CE_TYPE: ClassVar[str]
+
+    def to_avro(self) -> dict[str, Any]:
+        return self.model_dump(mode="python")
+
+    @classmethod
+    def from_avro(cls, record: dict[str, Any]) -> Any:
+        return cls.model_validate(record)
+
+
+class SlaKind(StrEnum):
+    WARNING = "WARNING"  # 80 % of the working time used
+    BREACH = "BREACH"  # deadline passed
+
+
+class SlaStage(StrEnum):
+    REQUEST = "REQUEST"  # one agency's request, clock from the catalogue's SLA
+    JOURNEY = "JOURNEY"  # a cross-agency journey, end-to-end clock derived from its steps
+
+
+class SlaEvent(_Record):
+    SCHEMA: ClassVar[str] = f"{NAMESPACE}.SlaEvent"
+    CE_TYPE: ClassVar[str] = f"{NAMESPACE}.sla"
+
+    event_id: str = Field(min_length=1)
+    request_id: str = Field(min_length=1)
+    parent_request_id: str | None = None
+    stage: SlaStage
+    kind: SlaKind
+    code: str = Field(min_length=1, description="service code (REQUEST) or journey code (JOURNEY)")
+    agency: str = Field(min_length=1, description="responsible agency, 'hub' for a journey")
+    region_code: str
+    status: Status
+    started_at: datetime
+    due_at: datetime
+    warn_at: datetime
+    sla_working_days: int = Field(ge=0)
+    paused_working_days: int = Field(ge=0)
+    detected_at: datetime
+    detected_by: str = Field(description="'timer' or 'completion' (request finished after its deadline)")
+
+    @field_validator("started_at", "due_at", "warn_at", "detected_at")
+    @classmethod
+    def _times(cls, value: datetime) -> datetime:
+        return _utc_millis(value)
+
+    def to_avro(self) -> dict[str, Any]:
+        record = super().to_avro()
+        for name in ("stage", "kind", "status"):
+            record[name] = str(record[name])
+        return record
+
+
+class AuditDelivery(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    audience: str  # "agency:<code>", "mpp", "lifecycle", "citizen", "journey"
+    topic: str
+    personal_fields: list[str]  # sorted names of the citizen fields that went out
+    purpose: str  # why this audience may receive them
+
+
+class AuditEntry(_Record):
+    SCHEMA: ClassVar[str] = f"{NAMESPACE}.AuditEntry"
+    CE_TYPE: ClassVar[str] = f"{NAMESPACE}.audit"
+
+    audit_id: str = Field(min_length=1)
+    request_id: str = Field(min_length=1)
+    event_ce_source: str
+    event_ce_id: str
+    event_type: str
+    service_code: str
+    recorded_at: datetime
+    deliveries: list[AuditDelivery]
+
+    @field_validator("recorded_at")
+    @classmethod
+    def _times(cls, value: datetime) -> datetime:
+        return _utc_millis(value)
+
+
+class CitizenNotice(_Record):
+    SCHEMA: ClassVar[str] = f"{NAMESPACE}.CitizenNotice"
+    CE_TYPE: ClassVar[str] = f"{NAMESPACE}.citizen.notice"
+
+    notice_id: str = Field(min_length=1)
+    request_id: str = Field(min_length=1)
+    parent_request_id: str | None = None
+    status: Status
+    service_code: str = Field(description="service code, or journey code for a journey notice")
+    phone: str | None = None
+    language: str = "id"
+    message: str = Field(min_length=1, max_length=480)
+    created_at: datetime
+
+    @field_validator("created_at")
+    @classmethod
+    def _times(cls, value: datetime) -> datetime:
+        return _utc_millis(value)
+
+    def to_avro(self) -> dict[str, Any]:
+        record = super().to_avro()
+        record["status"] = str(record["status"])
+        return record
+
+
+class DeliveryOutcome(StrEnum):
+    DELIVERED = "DELIVERED"
+    RETRYING = "RETRYING"
+    FAILED = "FAILED"  # given up: the event goes to the dead-letter topic
+
+
+class DeliveryReceipt(_Record):
+    SCHEMA: ClassVar[str] = f"{NAMESPACE}.DeliveryReceipt"
+    CE_TYPE: ClassVar[str] = f"{NAMESPACE}.delivery.receipt"
+
+    receipt_id: str = Field(min_length=1)
+    request_id: str = Field(min_length=1)
+    event_ce_source: str
+    event_ce_id: str
+    subscriber: str = Field(min_length=1)
+    channel: str = Field(description="'kafka' or 'webhook'")
+    endpoint: str | None = None
+    outcome: DeliveryOutcome
+    attempts: int = Field(ge=1)
+    http_status: int | None = None
+    error: str | None = Field(None, max_length=2000)
+    at: datetime
+
+    @field_validator("at")
+    @classmethod
+    def _times(cls, value: datetime) -> datetime:
+        return _utc_millis(value)
+
+    def to_avro(self) -> dict[str, Any]:
+        record = super().to_avro()
+        record["outcome"] = str(record["outcome"])
+        return record
