@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
                     R["raw"][f"passthrough_x{f}"] = run.section(
                         f"raw pass-through x{f}", raw_kafka.passthrough, stack, cfg, f, workdir,
                         rates=cfg.fixed_rates if f == 1 else ())
-            ctx = None
+            ctx, hub_sat = None, None
             if "pipeline" in only or "profile" in only:
                 R["pipeline"] = {}
                 for n in (cfg.workers if "pipeline" in only else (1,)):
@@ -154,6 +154,14 @@ def main(argv: list[str] | None = None) -> int:
                         c = res.pop("_ctx", None)
                         ctx = ctx or (label, c)
                         R["pipeline"][label] = res
+                        sat = next((p for p in res["phases"] if p["offered_eps"] == "max"), None)
+                        if n == 1 and sat:
+                            hub_sat = sat.get("steady_eps") or sat.get("end_to_end_eps")
+                            fan = round(sat.get("records_written_per_event_total") or 0)
+                            if "raw" in only and fan > 1 and fan not in cfg.passthrough_fanouts and keep():
+                                R["raw"][f"passthrough_x{fan}"] = run.section(
+                                    f"raw pass-through x{fan} (the hub's fan-out)", raw_kafka.passthrough, stack,
+                                    cfg, fan, workdir)
             if "recovery" in only and keep():
                 from bench.recovery import recovery_bench
 
@@ -166,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
                             ("producer linger 5 ms, 256 KiB batches", linger),
                             ("uvloop + linger 5 ms, 256 KiB", {"BENCH_UVLOOP": "1", **linger})]
                 base = None
+                n_var = int(min(cfg.experiment_events, max(1000, (hub_sat or 1000) * cfg.experiment_seconds)))
                 for i, (vname, env) in enumerate(variants):
                     if not keep():
                         R["errors"][f"variant: {vname}"] = "skipped: out of time budget"
@@ -173,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
                     res = run.section(
                         f"variant: {vname}", pipeline.run_hub, stack, cfg, workdir, f"var{i}", 1, env=env,
                         wrapper=True, rate_from_saturation=False, keep_budget=keep,
-                        phases=[(f"saturation [{vname}]", 0, cfg.experiment_events),
+                        phases=[(f"saturation [{vname}]", 0, n_var),
                                 (f"fixed {cfg.variant_rate}/s [{vname}]", cfg.variant_rate,
                                  int(cfg.variant_rate * cfg.variant_seconds))])
                     if not res:
@@ -199,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     R["table_recovery"] = run.section(
                         "requests table recovery after a worker restart", pipeline.restart_recovery, stack, cfg,
-                        workdir, label, c["settings"], c["env"], cfg.recovery_keys, wrapper=c["wrapper"],
+                        workdir, label, c["settings"], c["env"], cfg.table_recovery_keys, wrapper=c["wrapper"],
                         kinds=c["kinds"], timeout=min(cfg.recovery_timeout, max(left - 20, 30)))
     except KeyboardInterrupt:
         log("interrupted; writing what was measured")

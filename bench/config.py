@@ -35,9 +35,11 @@ class Config:
     growth_sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)
     growth_tracemalloc_max: int = 100_000        # above this size memory is taken from RSS (tracemalloc is slow)
     recovery_keys: int = 1_000_000              # pure changelog read, and the real requests table
+    table_recovery_keys: int = 300_000          # real requests table restart (1M: BENCH_TABLE_KEYS=1000000)
     recovery_timeout: float = 240.0
     recovered_latency_rate: int = 500
-    experiment_events: int = 30_000              # per variant (uvloop, producer linger/batch)
+    experiment_events: int = 30_000              # at most, per variant (uvloop, producer linger/batch) ...
+    experiment_seconds: float = 12.0             # ... sized from the 1-worker saturation rate to last this long
     profile_seconds: float = 12.0
     variant_rate: int = 1000                     # latency phase of each worker variant
     variant_seconds: float = 5.0
@@ -49,10 +51,11 @@ class Config:
         if not quick:
             return cls()
         return cls(quick=True, warmup_events=200, saturation_events=6_000, saturation_seconds=5.0,
-                   probe_events=1_500, overload_seconds=2.0, recovery_timeout=60.0, variant_seconds=3.0,
+                   probe_events=1_500, overload_seconds=1.0, recovery_timeout=60.0, variant_seconds=3.0,
                    budget_s=150.0, fixed_seconds=3.0,
                    drain_timeout=30.0, passthrough_fanouts=(1,), codec_iterations=3_000, router_events=2_000,
-                   growth_sizes=(10_000, 50_000), recovery_keys=50_000, experiment_events=6_000,
+                   growth_sizes=(10_000, 50_000), recovery_keys=50_000, table_recovery_keys=20_000,
+                   experiment_events=6_000, experiment_seconds=4.0,
                    profile_seconds=4.0, only=tuple(s for s in SECTIONS if s != "experiments"))
 
     def as_dict(self) -> dict:
@@ -77,6 +80,7 @@ def parse(argv: list[str] | None = None) -> Config:
     p.add_argument("--seconds", type=float, help="duration of each fixed-load phase (env BENCH_SECONDS)")
     p.add_argument("--growth", help="open-request counts, e.g. 10000,100000,1000000 (env BENCH_GROWTH)")
     p.add_argument("--recovery-keys", type=int, help="changelog keys to recover (env BENCH_RECOVERY_KEYS)")
+    p.add_argument("--table-keys", type=int, help="keys of the real requests table restarted (env BENCH_TABLE_KEYS)")
     p.add_argument("--partitions", type=int, help="partitions per topic (env BENCH_PARTITIONS)")
     p.add_argument("--budget", type=float, help="seconds after which remaining phases are skipped (env BENCH_BUDGET)")
     p.add_argument("--out", help="results folder (env BENCH_OUT; default bench/results)")
@@ -104,6 +108,8 @@ def parse(argv: list[str] | None = None) -> Config:
         cfg.growth_sizes = _ints(g)
     if k := a.recovery_keys or env("BENCH_RECOVERY_KEYS"):
         cfg.recovery_keys = int(k)
+    if tk := a.table_keys or env("BENCH_TABLE_KEYS"):
+        cfg.table_recovery_keys = int(tk)
     if pt := a.partitions or env("BENCH_PARTITIONS"):
         cfg.partitions = int(pt)
     if b := a.budget or env("BENCH_BUDGET"):

@@ -289,7 +289,7 @@ def run_hub(stack: LocalStack, cfg: Config, workdir: Path, label: str, n_workers
         result["_ctx"] = {"settings": s0, "env": envs[0], "kinds": kinds, "wrapper": wrapper}
     finally:
         for w in workers:
-            w.stop()
+            w.stop(timeout=10)
     return result
 
 
@@ -338,14 +338,16 @@ async def _copy_changelog(bootstrap: str, topic: str, target: int) -> dict:
     t0 = time.perf_counter()
     try:
         pending, batches = [], {}
+        now_ms = int(time.time() * 1000)  # an explicit timestamp: Faust's recovery stalls on records without one
+        quoted = source[0][1][:1] == b'"' and source[0][1][-1:] == b'"'  # Faust's JSON key serializer
         for i in range(target - have):
             p, k, v = source[i % have]
             b = batches.get(p) or batches.setdefault(p, producer.create_batch())
-            nk = k + b"~" + str(i).encode()
-            if b.append(key=nk, value=v, timestamp=None) is None:
+            nk = (k[:-1] + b"~%d\"" % i) if quoted else (k + b"~%d" % i)
+            if b.append(key=nk, value=v, timestamp=now_ms) is None:
                 pending.append(await producer.send_batch(b, topic, partition=p))
                 b = batches[p] = producer.create_batch()
-                b.append(key=nk, value=v, timestamp=None)
+                b.append(key=nk, value=v, timestamp=now_ms)
         for p, b in batches.items():
             pending.append(await producer.send_batch(b, topic, partition=p))
         await asyncio.gather(*pending)
@@ -354,6 +356,43 @@ async def _copy_changelog(bootstrap: str, topic: str, target: int) -> dict:
     return {"keys_before": have, "keys_after": target, "copied": target - have,
             "copy_s": round(time.perf_counter() - t0, 1),
             "value_bytes_mean": round(sum(len(v) for _, _, v in source) / have, 1)}
+
+
+def _recovery_progress(log_path: Path, keys: int) -> dict:
+    """From Faust's recovery log lines: when reading started and ended, the records/s, and the time a
+    1M-key table would take at that rate (reading is linear in the keys)."""
+    import re
+    from datetime import datetime
+
+    start = end = None
+    remaining: list[tuple[datetime, int]] = []
+    for line in log_path.read_text(errors="replace").splitlines():
+        ts = re.search(r'"ts": "([^"]+)"', line) or re.match(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+)", line)
+        if not ts:
+            continue
+        try:
+            when = datetime.fromisoformat(ts.group(1).replace(",", "."))
+        except ValueError:
+            continue
+        if "Restoring state from changelog topics" in line and start is None:
+            start = when
+        elif "Done reading from changelog topics" in line and end is None:
+            end = when
+        elif (m := re.search(r"total remaining=(\d+)", line)):
+            remaining.append((when, int(m.group(1))))
+    out: dict = {}
+    if start and end:
+        secs = (end - start).total_seconds()
+        out["changelog_read_s"] = round(secs, 1)
+        if secs > 0 and keys:
+            out["changelog_read_records_per_s"] = round(keys / secs)
+            out["changelog_read_1m_extrapolated_s"] = round(secs * 1_000_000 / keys)
+    elif len(remaining) >= 2 and remaining[-1][0] > remaining[0][0]:
+        rate = (remaining[0][1] - remaining[-1][1]) / (remaining[-1][0] - remaining[0][0]).total_seconds()
+        out["changelog_read_records_per_s"] = round(rate)
+        if rate > 0:
+            out["changelog_read_1m_extrapolated_s"] = round(1_000_000 / rate)
+    return out
 
 
 def restart_recovery(stack: LocalStack, cfg: Config, workdir: Path, label: str, s0: Settings, env: dict[str, str],
@@ -379,7 +418,9 @@ def restart_recovery(stack: LocalStack, cfg: Config, workdir: Path, label: str, 
             out["recovery_s"] = None
             out["error"] = f"not recovered within {timeout:.0f}s"
             out["worker_rss_mib"] = _rss_mib(w.proc.pid)  # type: ignore[union-attr]
+            out.update(_recovery_progress(w.log_path, out.get("keys_after", 0)))
             return out
+        out.update(_recovery_progress(w.log_path, out.get("keys_after", 0)))
         try:
             w.wait_ready(timeout=min(120, cfg.recovery_timeout), marker="timer index rebuilt")
             out["recovery_and_index_s"] = round(time.monotonic() - t0, 1)
@@ -387,6 +428,9 @@ def restart_recovery(stack: LocalStack, cfg: Config, workdir: Path, label: str, 
             pass
         time.sleep(1)
         out["worker_rss_mib"] = _rss_mib(w.proc.pid)  # type: ignore[union-attr]
+        if out.get("keys_after") and out.get("recovery_s"):
+            total = out.get("recovery_and_index_s") or out["recovery_s"]
+            out["restart_1m_extrapolated_s"] = round(total * 1_000_000 / out["keys_after"])
         log(f"{label}: recovered {out['keys_after']:,} keys in {out['recovery_s']}s; worker RSS {out['worker_rss_mib']} MiB")
         procs = {"hub worker (restarted)": w.proc.pid, "kafka (JVM)": stack.pids["kafka"]}  # type: ignore[union-attr]
         rate = cfg.recovered_latency_rate

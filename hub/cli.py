@@ -110,14 +110,15 @@ def dev_down() -> None:
 
 
 @main.command()
-@click.option("--requests", "-n", default=300, show_default=True, help="village requests to simulate")
+@click.option("--rate", default=15.0, show_default=True, help="new citizen requests per second")
+@click.option("--duration", default=15.0, show_default=True, help="seconds of simulated traffic")
 @click.option("--seed", default=2026, show_default=True)
-@click.option("--timeout", default=120.0, show_default=True, help="seconds to wait for all deliveries")
-def demo(requests: int, seed: int, timeout: float) -> None:
-    """Start the stack and a worker, publish village requests, show what every subscriber received."""
+@click.option("--timeout", default=180.0, show_default=True, help="seconds to wait for all deliveries")
+def demo(rate: float, duration: float, seed: int, timeout: float) -> None:
+    """Start the stack and a worker, simulate villages and agencies, show what every subscriber received."""
     from hub.demo import run_demo
 
-    sys.exit(_or_exit(lambda: run_demo(requests=requests, seed=seed, timeout=timeout)))
+    sys.exit(_or_exit(lambda: run_demo(rate=rate, duration=duration, seed=seed, timeout=timeout)))
 
 
 @main.command()
@@ -148,11 +149,12 @@ def _or_exit(fn):  # type: ignore[no-untyped-def]
 
 def _register() -> None:
     from hub.connectors import cli as connectors
+    from hub.dlq import dlq
     from hub.ops.status import status
     from hub.wire.asyncapi import asyncapi
     from hub.wire.governance import schemas
 
-    for command in (status, schemas, asyncapi, connectors.simulate, connectors.forward,
+    for command in (status, dlq, schemas, asyncapi, connectors.simulate, connectors.forward,
                     connectors.csv_import, connectors.desk, connectors.agency):
         main.add_command(command)
 

@@ -1,4 +1,6 @@
-"""The demo: real Kafka + registry, a hub worker, village desks publishing, and what each subscriber got.
+"""The demo: real Kafka + registry, a hub worker, villages and agencies from the simulator, and what
+every subscriber received: agency topics, the service mall's feed, lifecycle, citizen notices, SLA
+warnings and breaches, the audit trail and the dead letters.
 
 Everything runs on loopback with free ports in a temporary folder, and stops at the end or on Ctrl-C.
 """
@@ -6,38 +8,54 @@ Everything runs on loopback with free ports in a temporary folder, and stops at 
 from __future__ import annotations
 
 import asyncio
+import re
 import struct
 import tempfile
 import time
 from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from hub.connectors.village_desk import VillageDeskConnector
+import httpx
+
+from hub.connectors.base import Publisher
 from hub.core import catalogue, regions
 from hub.core.models import RequestLifecycleEvent
+from hub.core.records import CitizenNotice, SlaEvent
 from hub.devstack import LocalStack, fetch, free_port
 from hub.runner import WorkerProcess
 from hub.settings import Settings
-from hub.simulator import village_requests
+from hub.simulator import drive, schedule, village_requests
 from hub.wire import cloudevents as ce
 from hub.wire.codec import Codec
 from hub.wire.registry import SchemaRegistry
 from hub.wire.tail import Record, collect
 from hub.wire.topics import ensure_topics, topic_specs
 
+BACKLOG_AGES_DAYS = (1, 2, 3, 4, 6, 8)  # open requests submitted this long ago: SLA warnings and breaches
+
 
 def say(text: str = "") -> None:
     print(text, flush=True)
 
 
-async def _inject_bad_records(settings: Settings) -> int:
+def _backlog(n: int, now: datetime) -> list[RequestLifecycleEvent]:
+    """Requests submitted days ago and never answered: the SLA timer must warn and breach."""
+    out = []
+    for i, event in enumerate(village_requests(n, seed=99, now=now)):
+        age = timedelta(days=BACKLOG_AGES_DAYS[i % len(BACKLOG_AGES_DAYS)])
+        out.append(event.model_copy(update={"occurred_at": event.occurred_at - age}))
+    return out
+
+
+async def _bad_records(settings: Settings) -> int:
     """Two records no connector should send: garbage bytes, and a valid frame with an unknown schema id."""
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_list, acks="all")
     await producer.start()
     try:
-        headers = ce.to_headers(ce.CloudEvent("bad-1", "/demo/bad", "demo", "BAD-1", _now()))
+        headers = ce.to_headers(ce.CloudEvent("bad-1", "/demo/bad", "demo", "BAD-1", datetime.now(UTC)))
         await producer.send_and_wait(settings.topic_intake, b"\xde\xad\xbe\xef not avro", key=b"BAD-1",
                                      headers=headers)
         await producer.send_and_wait(settings.topic_intake, struct.pack(">BI", 0, 987654) + b"\x02x",
@@ -47,62 +65,102 @@ async def _inject_bad_records(settings: Settings) -> int:
     return 2
 
 
-def _now():  # type: ignore[no-untyped-def]
-    from datetime import UTC, datetime
-    return datetime.now(UTC)
+async def _run_traffic(settings: Settings, seed: int, rate: float, duration: float
+                       ) -> tuple[set[str], Counter]:
+    now = datetime.now(UTC)
+    items = schedule(seed=seed, rate=rate, duration=duration, now=now, day_seconds=2.0)
+    backlog = _backlog(36, now)
+    requests = {s.event.request_id for s in items} | {e.request_id for e in backlog}
+    say(f"simulating {len({s.event.request_id for s in items})} new requests at {rate:g}/s from "
+        f"{len({s.event.region_code for s in items})} villages with their agencies' answers "
+        f"({len(items)} events, 1 working day = 2 s), plus {len(backlog)} unanswered requests from past days")
+    async with Publisher(settings, "demo", "/smart-kampung") as publisher:
+        await publisher.publish_many((e, f"/smart-kampung/{e.region_code}") for e in backlog)
+        counts = await drive(publisher, items)
+    counts["malformed"] = await _bad_records(settings)
+    return requests, counts
 
 
-async def _publish_and_collect(settings: Settings, n: int, seed: int, timeout: float
-                               ) -> tuple[list[RequestLifecycleEvent], list[Record], float]:
-    events = list(village_requests(n, seed=seed))
-    started = time.monotonic()
-    async with VillageDeskConnector(settings) as desk:
-        await desk.submit_many(events)
-    bad = await _inject_bad_records(settings)
-    say(f"published {len(events)} village requests from {len({e.region_code for e in events})} villages "
-        f"(+{bad} malformed records) in {time.monotonic() - started:.2f}s")
-    topics = [s.name for s in topic_specs(settings) if s.name != settings.topic_intake]
+async def _collect_quiet(settings: Settings, topics: list[str], quiet: float, timeout: float) -> list[Record]:
+    """Read until nothing new has arrived for ``quiet`` seconds."""
+    state = {"n": -1, "since": time.monotonic()}
 
-    def done(records: list[Record]) -> bool:
-        by_topic = Counter(r.topic for r in records)
-        agency_total = sum(c for t, c in by_topic.items() if t.startswith("agency."))
-        return by_topic[settings.topic_feed] >= n and agency_total >= n and by_topic[settings.topic_dlq] >= bad
+    def settled(records: list[Record]) -> bool:
+        if len(records) != state["n"]:
+            state["n"], state["since"] = len(records), time.monotonic()
+        return time.monotonic() - state["since"] > quiet
 
-    records = await collect(settings, topics, until=done, timeout=timeout)
-    return events, records, time.monotonic() - started
+    return await collect(settings, topics, until=settled, timeout=timeout)
 
 
-def _report(settings: Settings, events: list[RequestLifecycleEvent], records: list[Record], elapsed: float) -> bool:
+def _metric(text: str, name: str) -> float:
+    return sum(float(v) for v in re.findall(rf"^{name}(?:{{[^}}]*}})? ([0-9.e+-]+)$", text, re.M))
+
+
+def _report(settings: Settings, requests: set[str], counts: Counter, records: list[Record],
+            metrics_text: str) -> bool:
     codec = Codec(SchemaRegistry(settings.registry_url))
     by_topic: dict[str, list[Record]] = defaultdict(list)
     for r in records:
         by_topic[r.topic].append(r)
-    say(f"\n{'topic':32} {'events':>6}  personal fields delivered   example")
+
+    say(f"\n{'topic':28} {'records':>7}  personal fields delivered")
     for topic in sorted(by_topic):
-        if topic == settings.topic_dlq:
-            continue
-        decoded = [RequestLifecycleEvent.from_avro(codec.decode(r.value).record) for r in by_topic[topic]]
-        fields = sorted({f for e in decoded if e.citizen for f in e.citizen.model_dump(exclude_none=True)})
-        e = decoded[0]
-        village = regions.region(e.region_code)
-        example = (f"{e.request_id} {catalogue.service(e.service_code).name_id[:34]} "
-                   f"— {village.name}, {village.kecamatan_name}")
-        say(f"{topic:32} {len(decoded):>6}  {', '.join(fields) or '(none)':26}  {example}")
-    dlq = by_topic.get(settings.topic_dlq, [])
-    say(f"\n{settings.topic_dlq}: {len(dlq)} dead letters")
-    for r in dlq:
-        say(f"  key={r.key!r} reason={r.headers.get('dlq_reason')} from {r.headers.get('dlq_topic')}"
-            f"[{r.headers.get('dlq_partition')}]@{r.headers.get('dlq_offset')}: {r.headers.get('dlq_error', '')[:90]}")
-    expected = {e.request_id for e in events}
-    feed_ids = [r.key.decode() for r in by_topic.get(settings.topic_feed, []) if r.key]
-    agency_ids = [r.key.decode() for t, rs in by_topic.items() if t.startswith("agency.") for r in rs if r.key]
-    ok = set(feed_ids) == expected == set(agency_ids) and len(feed_ids) == len(agency_ids) == len(expected)
-    say(f"\n{len(expected)} requests in; feed {len(feed_ids)}, agency topics {len(agency_ids)}, "
-        f"{'none lost, none duplicated' if ok else 'MISMATCH'}; end to end in {elapsed:.2f}s")
-    return ok
+        fields: set[str] = set()
+        if topic.startswith("agency.") or topic in (settings.topic_feed, settings.topic_lifecycle):
+            for r in by_topic[topic]:
+                event = RequestLifecycleEvent.from_avro(codec.decode(r.value).record)
+                fields |= set(event.citizen.model_dump(exclude_none=True)) if event.citizen else set()
+        elif topic == settings.topic_notify:
+            fields = {"phone"}
+        say(f"{topic:28} {len(by_topic[topic]):>7}  {', '.join(sorted(fields)) or '-'}")
+
+    final: dict[str, RequestLifecycleEvent] = {}
+    for r in sorted(by_topic[settings.topic_lifecycle], key=lambda r: (r.partition, r.offset)):
+        event = RequestLifecycleEvent.from_avro(codec.decode(r.value).record)
+        final[event.request_id] = event
+    say(f"\nlifecycle ({settings.topic_lifecycle}): where the {len(final)} requests stand now")
+    for status, n in Counter(e.status.value for e in final.values()).most_common():
+        say(f"  {status:17} {n:>5}")
+    sample = next((e for e in final.values() if e.enrichment and e.enrichment.due_at), None)
+    if sample and sample.enrichment:
+        en = sample.enrichment
+        say(f"  e.g. {sample.request_id}: {en.service_name} ({en.agency_name}), {en.village_name}, "
+            f"Kec. {en.kecamatan_name}; SLA {en.sla_working_days} working day(s), due "
+            f"{en.due_at:%Y-%m-%d %H:%M} UTC, citizen_ref {str(en.citizen_ref)[:12]}...")
+
+    sla = [SlaEvent.model_validate(codec.decode(r.value).record) for r in by_topic[settings.topic_sla]]
+    say(f"\nSLA ({settings.topic_sla}): " + ", ".join(f"{n} {k}" for k, n in
+                                                 Counter(e.kind.value for e in sla).most_common()))
+    for agency, n in Counter((e.agency, e.kind.value) for e in sla).most_common(6):
+        say(f"  {agency[0]:16} {agency[1]:8} {n:>4}")
+
+    notices = [CitizenNotice.model_validate(codec.decode(r.value).record) for r in by_topic[settings.topic_notify]]
+    say(f"\ncitizen notices ({settings.topic_notify}): {len(notices)}, for example:")
+    for notice in list({n.status: n for n in notices}.values())[:4]:
+        say(f"  [{notice.status.value}] {notice.message}")
+
+    dlq = by_topic[settings.topic_dlq]
+    say(f"\ndead letters ({settings.topic_dlq}): " + (", ".join(
+        f"{n} {reason}" for reason, n in Counter(r.headers.get("dlq_reason") for r in dlq).most_common()) or "none"))
+    for r in dlq[:4]:
+        say(f"  {r.headers.get('dlq_reason')} at {r.headers.get('dlq_topic')}[{r.headers.get('dlq_partition')}]"
+            f"@{r.headers.get('dlq_offset')}: {r.headers.get('dlq_error', '')[:100]}")
+
+    say(f"\nworker /metrics: {_metric(metrics_text, 'hub_events_in_total'):.0f} in, "
+        f"{_metric(metrics_text, 'hub_events_out_total'):.0f} out, "
+        f"{_metric(metrics_text, 'hub_duplicates_total'):.0f} duplicates dropped, "
+        f"{_metric(metrics_text, 'hub_dead_letters_total'):.0f} dead letters")
+    say(f"simulator anomalies sent on purpose: " + ", ".join(f"{n} {k}" for k, n in counts.items() if k != "published"))
+
+    feed_ids = {r.key.decode() for r in by_topic[settings.topic_feed] if r.key}
+    missing = requests - set(final) - feed_ids
+    say(f"\n{len(requests)} requests in; {len(requests) - len(missing)} on the lifecycle topic and the feed"
+        + (f"; MISSING {len(missing)}: {sorted(missing)[:5]}" if missing else "; none lost"))
+    return not missing and len(dlq) >= counts["malformed"]
 
 
-def run_demo(*, requests: int = 300, seed: int = 2026, timeout: float = 120.0) -> int:
+def run_demo(*, rate: float = 15.0, duration: float = 15.0, seed: int = 2026, timeout: float = 180.0) -> int:
     dist = fetch()
     workdir = Path(tempfile.mkdtemp(prefix="hub-demo-"))
     stack = LocalStack(workdir, dist=dist)
@@ -112,15 +170,19 @@ def run_demo(*, requests: int = 300, seed: int = 2026, timeout: float = 120.0) -
     say(f"stack ready in {time.monotonic() - started:.1f}s: kafka {stack.bootstrap}, registry {stack.registry_url}")
     metrics_port = free_port()
     settings = Settings(bootstrap_servers=stack.bootstrap, registry_url=stack.registry_url,
-                        metrics_port=metrics_port, worker_data_dir=workdir / "worker")
+                        metrics_port=metrics_port, worker_data_dir=workdir / "worker",
+                        sla_tick_seconds=1.0, citizen_ref_key="demo-only-key-not-for-production")
     worker = WorkerProcess(settings.to_env(), stack.logs / "worker.log")
     try:
         asyncio.run(ensure_topics(settings, topic_specs(settings)))
         worker.start().wait_ready()
-        say(f"hub worker running (metrics on http://127.0.0.1:{metrics_port}/metrics)")
-        events, records, elapsed = asyncio.run(_publish_and_collect(settings, requests, seed, timeout))
-        ok = _report(settings, events, records, elapsed)
-        return 0 if ok else 1
+        say(f"hub worker ready (metrics on http://127.0.0.1:{metrics_port}/metrics)")
+        requests, counts = asyncio.run(_run_traffic(settings, seed, rate, duration))
+        topics = [s.name for s in topic_specs(settings) if s.name != settings.topic_intake
+                  and not s.name.startswith(settings.app_id)]
+        records = asyncio.run(_collect_quiet(settings, topics, quiet=4.0, timeout=timeout))
+        metrics_text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+        return 0 if _report(settings, requests, counts, records, metrics_text) else 1
     except KeyboardInterrupt:
         say("\ninterrupted")
         return 130

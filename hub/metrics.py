@@ -6,7 +6,7 @@ names): never a request id, a NIK or free text.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram, Info, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, Info
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -37,12 +37,3 @@ PUBLISH_FAILED = Counter("hub_connector_failed_total", "Events a connector faile
 OUTBOX_DEPTH = Gauge("hub_connector_outbox_depth", "Events buffered in a connector's outbox", ["connector"])
 OUTBOX_OLDEST = Gauge("hub_connector_outbox_oldest_age_seconds", "Age of the oldest buffered event",
                       ["connector"])
-
-
-def serve(port: int) -> None:
-    """Expose /metrics on ``port`` (0 = disabled)."""
-    from hub import __version__
-
-    BUILD.info({"version": __version__})
-    if port:
-        start_http_server(port, addr="0.0.0.0")

@@ -27,8 +27,8 @@ class WorkerProcess:
                                      start_new_session=True)
         return self
 
-    def wait_ready(self, timeout: float = 90.0, marker: str = "Ready") -> None:
-        """Wait until the worker has joined its group and got partitions (Faust logs 'Ready')."""
+    def wait_ready(self, timeout: float = 90.0, marker: str = "readiness: ready") -> None:
+        """Wait until the worker owns recovered partitions (hub.ops.runtime.mark_ready logs the marker)."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if self.proc and self.proc.poll() is not None:

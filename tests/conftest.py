@@ -32,6 +32,8 @@ def make_settings(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -
             bootstrap_servers=stack.bootstrap, registry_url=stack.registry_url,
             topic_partitions=3, metrics_port=0, app_id=f"hub-test-{n}",
             topic_intake=f"t{n}.hub.intake.v1", topic_feed=f"t{n}.mpp.feed.v1", topic_dlq=f"t{n}.hub.dlq.v1",
+            topic_lifecycle=f"t{n}.hub.lifecycle.v1", topic_notify=f"t{n}.citizen.notify.v1",
+            topic_audit=f"t{n}.hub.audit.v1", topic_sla=f"t{n}.hub.sla.v1",
             topic_agency_template=f"t{n}.agency.{{agency}}.v1",
             worker_data_dir=tmp_path_factory.mktemp(f"worker{n}"),
         )

@@ -126,13 +126,12 @@ def desk() -> None:
 @click.option("--node", default="desk", show_default=True, help="name of this desk node (consumer group)")
 def desk_serve(tokens: Path, outbox_path: Path, host: str, port: int, node: str) -> None:
     """Serve the intake API; forward the outbox; follow the MPP feed for status look-ups."""
-    from hub import metrics
+    from hub.ops.runtime import start_process_services
     from hub.connectors.base import run_until_signalled
     from hub.connectors.intake_api import DeskTokens, serve
 
-    _logging(True)
     settings = get_settings()
-    metrics.serve(settings.metrics_port)
+    start_process_services(settings, "connector")  # JSON logs, /metrics, /healthz, /readyz
     click.echo(f"desk intake API on http://{host}:{port} (OpenAPI at /openapi.json)")
     asyncio.run(run_until_signalled(lambda stopping: serve(
         settings, outbox_path=outbox_path, tokens=DeskTokens.load(tokens), host=host, port=port,
@@ -174,14 +173,13 @@ def agency_run(code: str, state_dir: Path, sql_dsn: str | None, webhook_port: in
     """
     import importlib
 
-    from hub import metrics
+    from hub.ops.runtime import start_process_services
     from hub.connectors.base import run_until_signalled
 
     if webhook_port and not webhook_secret:
         raise click.UsageError("--webhook-port needs --webhook-secret (or HUB_AGENCY_WEBHOOK_SECRET)")
-    _logging(True)
     settings = get_settings()
-    metrics.serve(settings.metrics_port)
+    start_process_services(settings, "connector")  # JSON logs, /metrics, /healthz, /readyz
     module = importlib.import_module(f"hub.connectors.{AGENCY_MODULES[code]}")
 
     async def go(stopping: asyncio.Event) -> None:

@@ -6,9 +6,11 @@ topic. Per record it calls the pure engine (``hub.streams.engine`` / ``hub.strea
 the engine returns, then saves the table entry (changelog) and updates the local timer index.
 
 State: two tables, ``requests`` (key request id) and ``journeys`` (key parent request id), memory or
-RocksDB store (``HUB_TABLE_STORE``), compacted changelogs. The SLA timer keeps a DeadlineIndex of the
-partitions this worker owns, rebuilt from the tables when recovery completes after every rebalance; a due
-timer becomes a tick record on the timer topic, so the entry is only changed by the agent that owns it.
+RocksDB store (``HUB_TABLE_STORE``; ``hub.streams.store`` drops local RocksDB files a worker left after an
+unclean stop, so they are restored from the changelog), compacted changelogs. The SLA timer keeps a
+DeadlineIndex of the partitions this worker owns, rebuilt from the tables when recovery completes after
+every rebalance; a due timer becomes a tick record on the timer topic, so the entry is only changed by the
+agent that owns it.
 
 Scale by partitions and worker processes, never by agent concurrency (faust #606: with concurrency > 1
 an offset can be committed past an unfinished event).
@@ -35,6 +37,7 @@ from hub.streams import journey as journeys
 from hub.streams import timing
 from hub.streams.engine import Engine, Result
 from hub.streams.router import STAGE, Outgoing, dead_letter
+from hub.streams.store import store_url
 from hub.wire import cloudevents as ce
 from hub.wire.deadletter import Origin, reason_of
 from hub.wire.registry import RegistryError, SchemaRegistry
@@ -55,7 +58,7 @@ def create_app(settings: Settings) -> faust.App:
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.bootstrap_list],
-        store=settings.table_store,
+        store=store_url(settings.table_store),  # rocksdb:// -> rebuilt from the changelog after a crash
         processing_guarantee="at_least_once",
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.replication_factor,
@@ -206,11 +209,9 @@ def create_app(settings: Settings) -> faust.App:
 
 
 def _mark_ready(reason: str) -> None:
-    """Tell the ops endpoints (/readyz) that this worker owns recovered partitions, if they run here."""
-    try:
-        from hub.ops.runtime import mark_ready
-    except ImportError:  # pragma: no cover - ops layer absent
-        return
+    """Tell the ops endpoints (/readyz) that this worker owns recovered partitions."""
+    from hub.ops.runtime import mark_ready
+
     mark_ready(True, reason)
 
 
