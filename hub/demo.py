@@ -19,7 +19,6 @@ from pathlib import Path
 import httpx
 
 from hub.connectors.base import Publisher
-from hub.core import catalogue, regions
 from hub.core.models import RequestLifecycleEvent
 from hub.core.records import CitizenNotice, SlaEvent
 from hub.devstack import LocalStack, fetch, free_port
@@ -151,7 +150,7 @@ def _report(settings: Settings, requests: set[str], counts: Counter, records: li
         f"{_metric(metrics_text, 'hub_events_out_total'):.0f} out, "
         f"{_metric(metrics_text, 'hub_duplicates_total'):.0f} duplicates dropped, "
         f"{_metric(metrics_text, 'hub_dead_letters_total'):.0f} dead letters")
-    say(f"simulator anomalies sent on purpose: " + ", ".join(f"{n} {k}" for k, n in counts.items() if k != "published"))
+    say("simulator anomalies sent on purpose: " + ", ".join(f"{n} {k}" for k, n in counts.items() if k != "published"))
 
     feed_ids = {r.key.decode() for r in by_topic[settings.topic_feed] if r.key}
     missing = requests - set(final) - feed_ids

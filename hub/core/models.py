@@ -7,11 +7,21 @@ into Avro records with ``to_avro`` / ``from_avro``.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from hub.core.lifecycle import Status
+
+def utc_millis(value: datetime) -> datetime:
+    """An Avro timestamp-millis value: time-zone aware, in UTC, truncated to the millisecond."""
+    if value.tzinfo is None:
+        raise ValueError("must carry a time zone")
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+UtcMillis = Annotated[datetime, AfterValidator(utc_millis)]
 
 # The citizen fields marked "pii": true in the schema (a test keeps the two in step).
 PII_FIELDS: frozenset[str] = frozenset(
@@ -45,21 +55,9 @@ class Enrichment(BaseModel):
     agency_name: str
     sla_working_days: int
     fee_idr: int
-    due_at: datetime | None = None
-    warn_at: datetime | None = None
+    due_at: UtcMillis | None = None
+    warn_at: UtcMillis | None = None
     citizen_ref: str | None = None
-
-    @field_validator("due_at", "warn_at")
-    @classmethod
-    def _utc_millis(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else _utc_millis(value)
-
-
-def _utc_millis(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("must carry a time zone")
-    value = value.astimezone(UTC)
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
 class RequestLifecycleEvent(BaseModel):
@@ -74,7 +72,7 @@ class RequestLifecycleEvent(BaseModel):
     parent_request_id: str | None = None
     status: Status
     native_status: str | None = None
-    occurred_at: datetime
+    occurred_at: UtcMillis
     source_system: str = Field(min_length=1)
     service_code: str = Field(min_length=1)
     region_code: str = Field(min_length=1)
@@ -82,11 +80,6 @@ class RequestLifecycleEvent(BaseModel):
     citizen: Citizen | None = None
     note: str | None = Field(None, max_length=500)
     enrichment: Enrichment | None = None
-
-    @field_validator("occurred_at")
-    @classmethod
-    def _occurred_at(cls, value: datetime) -> datetime:
-        return _utc_millis(value)
 
     def to_avro(self) -> dict[str, Any]:
         record = self.model_dump()

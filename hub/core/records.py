@@ -12,22 +12,17 @@ Frozen plain data, like :mod:`hub.core.models`; ``to_avro`` / ``from_avro`` for 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from hub.core.lifecycle import Status
+from hub.core.models import UtcMillis
 
 NAMESPACE = "id.go.banyuwangikab.hub"
 
 
-def _utc_millis(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("must carry a time zone")
-    value = value.astimezone(UTC)
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
 class _Record(BaseModel):
@@ -66,18 +61,13 @@ class SlaEvent(_Record):
     agency: str = Field(min_length=1, description="responsible agency, 'hub' for a journey")
     region_code: str
     status: Status
-    started_at: datetime
-    due_at: datetime
-    warn_at: datetime
+    started_at: UtcMillis
+    due_at: UtcMillis
+    warn_at: UtcMillis
     sla_working_days: int = Field(ge=0)
     paused_working_days: int = Field(ge=0)
-    detected_at: datetime
+    detected_at: UtcMillis
     detected_by: str = Field(description="'timer' or 'completion' (request finished after its deadline)")
-
-    @field_validator("started_at", "due_at", "warn_at", "detected_at")
-    @classmethod
-    def _times(cls, value: datetime) -> datetime:
-        return _utc_millis(value)
 
     def to_avro(self) -> dict[str, Any]:
         record = super().to_avro()
@@ -105,13 +95,8 @@ class AuditEntry(_Record):
     event_ce_id: str
     event_type: str
     service_code: str
-    recorded_at: datetime
+    recorded_at: UtcMillis
     deliveries: list[AuditDelivery]
-
-    @field_validator("recorded_at")
-    @classmethod
-    def _times(cls, value: datetime) -> datetime:
-        return _utc_millis(value)
 
 
 class CitizenNotice(_Record):
@@ -126,12 +111,7 @@ class CitizenNotice(_Record):
     phone: str | None = None
     language: str = "id"
     message: str = Field(min_length=1, max_length=480)
-    created_at: datetime
-
-    @field_validator("created_at")
-    @classmethod
-    def _times(cls, value: datetime) -> datetime:
-        return _utc_millis(value)
+    created_at: UtcMillis
 
     def to_avro(self) -> dict[str, Any]:
         record = super().to_avro()
@@ -160,12 +140,7 @@ class DeliveryReceipt(_Record):
     attempts: int = Field(ge=1)
     http_status: int | None = None
     error: str | None = Field(None, max_length=2000)
-    at: datetime
-
-    @field_validator("at")
-    @classmethod
-    def _times(cls, value: datetime) -> datetime:
-        return _utc_millis(value)
+    at: UtcMillis
 
     def to_avro(self) -> dict[str, Any]:
         record = super().to_avro()

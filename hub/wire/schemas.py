@@ -17,12 +17,13 @@ import json
 import pkgutil
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub.core.models import UtcMillis
 
 from hub.wire import cloudevents as ce
 from hub.wire.codec import fullname
@@ -157,19 +158,11 @@ class DeadLetter(BaseModel):
     topic: str = Field(min_length=1)
     partition: int = Field(ge=0, le=2**31 - 1)
     offset: int = Field(ge=0)
-    time: datetime
+    time: UtcMillis
     stage: str = Field(min_length=1)
     ce_id: str | None = None
     ce_source: str | None = None
     ce_type: str | None = None
-
-    @field_validator("time")
-    @classmethod
-    def _utc_millis(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("must carry a time zone")
-        value = value.astimezone(UTC)
-        return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
     @classmethod
     def from_headers(cls, headers: Sequence[tuple[str, bytes]] | None) -> DeadLetter:

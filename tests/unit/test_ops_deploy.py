@@ -5,7 +5,6 @@ are consistent (replication <= brokers, min.insync < replication, partitions >= 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import yaml

@@ -19,7 +19,6 @@ from hub.core.sla import (
     deadline,
     due_at,
     elapsed_working_seconds,
-    end_of_day,
     is_working_day,
     pause,
     resume,

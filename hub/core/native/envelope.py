@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from hub.core import catalogue, lifecycle
 from hub.core.errors import ValidationError
 from hub.core.models import Citizen, RequestLifecycleEvent
-from hub.core.native.fields import UtcMillis
+from hub.core.models import UtcMillis
 
 NAMESPACE: Final = "id.go.banyuwangikab.hub"
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Annotated, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, ValidationInfo
@@ -128,11 +127,6 @@ def _person_name(value: str, info: ValidationInfo) -> str:
     return value
 
 
-def _utc_millis(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("must carry a time zone")
-    value = value.astimezone(UTC)
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
 Nik = Annotated[str, AfterValidator(_nik), Kind("nik")]
@@ -149,4 +143,3 @@ FaskesCode = Annotated[str, AfterValidator(_pattern(_FASKES_RE, "an 8-character 
 Phone = Annotated[str, AfterValidator(_pattern(_PHONE_RE, "an Indonesian mobile number, 08... or +628...")),
                   Kind("phone")]
 PersonName = Annotated[str, AfterValidator(_person_name), Kind("person_name")]
-UtcMillis = Annotated[datetime, AfterValidator(_utc_millis)]
