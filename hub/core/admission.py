@@ -43,9 +43,13 @@ def admit(event: RequestLifecycleEvent, *, now: datetime | None = None) -> Servi
     citizen = event.citizen
     if citizen is not None:
         if citizen.nik is not None:
-            check(lambda: validation.validate_nik(citizen.nik, field="citizen.nik", today=current.date()))
+            # A NIK keeps the kecamatan where it was issued: residents who moved in carry other
+            # regencies' prefixes (Banyuwangi prefixes are still checked against the kecamatan list).
+            check(lambda: validation.validate_nik(citizen.nik, field="citizen.nik", today=current.date(),
+                                                  banyuwangi_only=False))
         if citizen.kk_number is not None:
-            check(lambda: validation.validate_kk(citizen.kk_number, field="citizen.kk_number"))
+            check(lambda: validation.validate_kk(citizen.kk_number, field="citizen.kk_number",
+                                                 banyuwangi_only=False))
     if errors:
         raise ValidationErrors(errors)
     assert service is not None

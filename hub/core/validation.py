@@ -93,8 +93,11 @@ def _decode_date(ddmmyy: str, female_offset: bool, label: str, field: str, today
     raise ValidationError(field, f"{label} {real[0].isoformat()} is in the future")
 
 
+BANYUWANGI_PREFIX = "3510"  # PPKK of Kabupaten Banyuwangi: its kecamatan part is checked against our own list
+
+
 def _check_prefix(prefix: str, field: str, banyuwangi_only: bool) -> None:
-    if banyuwangi_only:
+    if banyuwangi_only or prefix.startswith(BANYUWANGI_PREFIX):
         if prefix not in nik_prefixes():
             raise ValidationError(field, f"region prefix {prefix} is not a Banyuwangi kecamatan")
         return
