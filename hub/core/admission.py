@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from hub.core import validation
+from hub.core import catalogue, validation
 from hub.core.catalogue import Service
 from hub.core.errors import ValidationError, ValidationErrors
-from hub.core.journeys import resolve_service
 from hub.core.models import RequestLifecycleEvent
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -32,7 +31,7 @@ def admit(event: RequestLifecycleEvent, *, now: datetime | None = None) -> Servi
             errors.append(one)
         return None
 
-    service = check(lambda: resolve_service(event.service_code))  # type: ignore[assignment]
+    service = check(lambda: catalogue.service(event.service_code))  # type: ignore[assignment]
     check(lambda: validation.validate_region_code(event.region_code))
     if service is not None and event.agency != service.agency:
         errors.append(ValidationError(

@@ -24,11 +24,10 @@ from types import MappingProxyType
 from typing import Any
 
 from hub.core import catalogue, sla
-from hub.core.catalogue import Service, UnknownService
 from hub.core.lifecycle import FIRST_STATUSES, Status
 
-__all__ = ["INTERNAL_SERVICES", "JOURNEYS", "ChildView", "Journey", "JourneyState", "Step", "apply_child",
-           "derive_status", "identify", "resolve_service", "sla_working_days", "step_of"]
+__all__ = ["JOURNEYS", "ChildView", "Journey", "JourneyState", "Step", "apply_child",
+           "derive_status", "identify", "sla_working_days", "step_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,19 +47,6 @@ class Journey:
         return next(s for s in self.steps if s.name == name)
 
 
-#: Inter-agency steps that a journey needs but that are not counter services of the MPP catalogue.
-#: (NIK verification: PLN asks Dukcapil to confirm the applicant's NIK before a new connection.)
-#: TODO(catalogue owner): move into hub/data/services.csv; admission resolves both through
-#: :func:`resolve_service`.
-INTERNAL_SERVICES: Mapping[str, Service] = MappingProxyType({
-    "DUKCAPIL_VERIFIKASI_NIK": Service(
-        code="DUKCAPIL_VERIFIKASI_NIK", agency="dukcapil",
-        agency_name="Dinas Kependudukan dan Pencatatan Sipil Kabupaten Banyuwangi",
-        name_id="Verifikasi NIK untuk instansi lain", name_en="NIK verification for another agency",
-        sla_working_days=0, sla_kind="working_days", fee_idr=0,
-        documents=("KTP-el",), personal_data=frozenset({"nik", "name"})),
-})
-
 _PLN_NEW = ("PLN_PASANG_BARU_TANPA_PERLUASAN", "PLN_PASANG_BARU_PERLUASAN_JARINGAN",
             "PLN_PASANG_BARU_GARDU_BARU")
 
@@ -76,17 +62,6 @@ JOURNEYS: tuple[Journey, ...] = (
         Step("pln", _PLN_NEW, after=("nik",)),
     )),
 )
-
-
-def resolve_service(code: str) -> Service:
-    """A catalogue service, or a journey-internal one; raises :class:`UnknownService`."""
-    try:
-        return catalogue.service(code)
-    except UnknownService:
-        found = INTERNAL_SERVICES.get(code) if isinstance(code, str) else None
-        if found is None:
-            raise
-        return found
 
 
 @cache
@@ -158,7 +133,7 @@ def derive_status(j: Journey, children: Iterable[ChildView]) -> Status:
 
 
 def _service_days(code: str) -> int:
-    return resolve_service(code).sla_working_days
+    return catalogue.service(code).sla_working_days
 
 
 def sla_working_days(j: Journey, children: Iterable[ChildView] = ()) -> int:

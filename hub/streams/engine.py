@@ -30,11 +30,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from hub.core import notices, sla
+from hub.core import catalogue, notices, sla
 from hub.core.admission import admit
 from hub.core.catalogue import Service
 from hub.core.enrichment import citizen_ref, enrich
-from hub.core.journeys import resolve_service
 from hub.core.lifecycle import TERMINAL, RequestState, Status, Transition, apply
 from hub.core.models import RequestLifecycleEvent
 from hub.core.records import AuditDelivery, AuditEntry, CitizenNotice, SlaKind, SlaStage
@@ -285,7 +284,7 @@ class Engine:
         if decision.action == "supersede":
             return Result(entry=new_entry)
         assert clock is not None
-        service = resolve_service(entry["service"])
+        service = catalogue.service(entry["service"])
         outs = self.sla_out(self._subject(entry, state.status), clock, kind, now, "timer", entry["phone"],
                             notices.short_name(service))
         return Result(entry=new_entry, outs=outs, sla=[(entry["agency"], entry["service"], kind.value)])

@@ -101,7 +101,7 @@ def test_journeys_are_identified_from_their_children_services():
     assert identify(["DUKCAPIL_KK", "BPJS_KESEHATAN_BAYI_BARU_LAHIR"]).code == "KELAHIRAN"
     assert identify(["PLN_PASANG_BARU_GARDU_BARU"]).code == "LISTRIK_BARU"
     assert identify(["DUKCAPIL_AKTA_KELAHIRAN", "PLN_TAMBAH_DAYA"]) is None
-    assert journeys.resolve_service("DUKCAPIL_VERIFIKASI_NIK").agency == "dukcapil"
+    assert catalogue.service("DUKCAPIL_VERIFIKASI_NIK").agency == "dukcapil"
 
 
 def test_end_to_end_sla_is_the_longest_chain_of_steps():
