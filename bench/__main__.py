@@ -175,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                             ("uvloop + linger 5 ms, 256 KiB", {"BENCH_UVLOOP": "1", **linger})]
                 base = None
                 n_var = int(min(cfg.experiment_events, max(1000, (hub_sat or 1000) * cfg.experiment_seconds)))
+                v_rate = int(min(cfg.variant_rate, max(100, (hub_sat or 2 * cfg.variant_rate) * 0.5 // 50 * 50)))
                 for i, (vname, env) in enumerate(variants):
                     if not keep():
                         R["errors"][f"variant: {vname}"] = "skipped: out of time budget"
@@ -183,8 +184,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"variant: {vname}", pipeline.run_hub, stack, cfg, workdir, f"var{i}", 1, env=env,
                         wrapper=True, rate_from_saturation=False, keep_budget=keep,
                         phases=[(f"saturation [{vname}]", 0, n_var),
-                                (f"fixed {cfg.variant_rate}/s [{vname}]", cfg.variant_rate,
-                                 int(cfg.variant_rate * cfg.variant_seconds))])
+                                (f"fixed {v_rate}/s [{vname}]", v_rate, int(v_rate * cfg.variant_seconds))])
                     if not res:
                         continue
                     res.pop("_ctx", None)
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
                     R["experiments_summary"].append({
                         "variant": vname, "eps": eps, "cpu_us": cpu,
                         "vs_baseline": round(eps / base, 3) if eps and base else None,
-                        "latency_at_rate": cfg.variant_rate,
+                        "latency_at_rate": v_rate,
                         "p50_p99_ms": [max((v.get("p50") or 0) for v in lat.values()) if lat else None,
                                        max((v.get("p99") or 0) for v in lat.values()) if lat else None]})
             if "recovery" in only and ctx and ctx[1]:

@@ -41,7 +41,7 @@ class Config:
     experiment_events: int = 30_000              # at most, per variant (uvloop, producer linger/batch) ...
     experiment_seconds: float = 12.0             # ... sized from the 1-worker saturation rate to last this long
     profile_seconds: float = 12.0
-    variant_rate: int = 1000                     # latency phase of each worker variant
+    variant_rate: int = 1000                     # latency phase of each worker variant (at most 0.5 x saturation)
     variant_seconds: float = 5.0
     budget_s: float = 570.0                      # phases and sections past this are skipped (10-min make bench)
     out: Path = RESULTS

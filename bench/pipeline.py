@@ -243,7 +243,7 @@ def run_hub(stack: LocalStack, cfg: Config, workdir: Path, label: str, n_workers
                 log(f"{label}: out of time budget, skipping {result['skipped_phases']}")
                 break
             name, rate, n = todo.pop(0)
-            if rate == 0 and sat is None and n > cfg.probe_events and cfg.saturation_seconds:
+            if rate == 0 and sat is None and phases is None and n > cfg.probe_events and cfg.saturation_seconds:
                 probe = asyncio.run(run_phase(stack, topic=s0.topic_intake, kind_of_topic=kinds, n=cfg.probe_events,
                                               rate=0, processes=procs, drain_timeout=cfg.drain_timeout,
                                               name=f"{label} probe"))
@@ -358,6 +358,21 @@ async def _copy_changelog(bootstrap: str, topic: str, target: int) -> dict:
             "value_bytes_mean": round(sum(len(v) for _, _, v in source) / have, 1)}
 
 
+def _settle(pid: int, limit: float = 60.0) -> float:
+    """Wait until the process uses < 20% of a core over a second (after recovery it still rebuilds its
+    indexes and collects garbage); returns the seconds waited."""
+    import psutil
+
+    t0 = time.monotonic()
+    try:
+        p = psutil.Process(pid)
+        while time.monotonic() - t0 < limit and p.cpu_percent(interval=1.0) > 20:
+            pass
+    except psutil.Error:
+        pass
+    return round(time.monotonic() - t0, 1)
+
+
 def _recovery_progress(log_path: Path, keys: int) -> dict:
     """From Faust's recovery log lines: when reading started and ended, the records/s, and the time a
     1M-key table would take at that rate (reading is linear in the keys)."""
@@ -426,7 +441,7 @@ def restart_recovery(stack: LocalStack, cfg: Config, workdir: Path, label: str, 
             out["recovery_and_index_s"] = round(time.monotonic() - t0, 1)
         except TimeoutError:
             pass
-        time.sleep(1)
+        out["settle_s"] = _settle(w.proc.pid)  # type: ignore[union-attr]
         out["worker_rss_mib"] = _rss_mib(w.proc.pid)  # type: ignore[union-attr]
         if out.get("keys_after") and out.get("recovery_s"):
             total = out.get("recovery_and_index_s") or out["recovery_s"]
