@@ -24,6 +24,7 @@ unit: $(STAMP)
 	$(PY) -m pytest tests/unit
 
 bench: $(STAMP)
+	$(PY) -m pip install -q -e '.[dev,bench]'
 	$(PY) -m bench
 
 stack-fetch: $(STAMP)

@@ -100,6 +100,12 @@ def _idle(stack) -> dict:  # type: ignore[no-untyped-def]
 
 def main(argv: list[str] | None = None) -> int:
     cfg = parse(argv)
+    try:
+        import psutil  # noqa: F401
+    except ImportError:
+        print("the benchmarks need psutil: .venv/bin/pip install 'psutil>=5.9' "
+              "(and for every section: py-spy, uvloop, rocksdict)", file=sys.stderr)
+        return 2
     run = Run(cfg)
     R = run.results
     only = set(cfg.only)

@@ -43,7 +43,8 @@ class Config:
     profile_seconds: float = 12.0
     variant_rate: int = 1000                     # latency phase of each worker variant (at most 0.5 x saturation)
     variant_seconds: float = 5.0
-    budget_s: float = 570.0                      # phases and sections past this are skipped (10-min make bench)
+    budget_s: float = 540.0                      # phases and sections past this are skipped (10-min make bench)
+    table_store: str | None = None               # HUB_TABLE_STORE for the bench workers (e.g. rocksdb://)
     out: Path = RESULTS
 
     @classmethod
@@ -81,6 +82,7 @@ def parse(argv: list[str] | None = None) -> Config:
     p.add_argument("--growth", help="open-request counts, e.g. 10000,100000,1000000 (env BENCH_GROWTH)")
     p.add_argument("--recovery-keys", type=int, help="changelog keys to recover (env BENCH_RECOVERY_KEYS)")
     p.add_argument("--table-keys", type=int, help="keys of the real requests table restarted (env BENCH_TABLE_KEYS)")
+    p.add_argument("--table-store", help="HUB_TABLE_STORE for the workers, e.g. rocksdb:// (env BENCH_TABLE_STORE)")
     p.add_argument("--partitions", type=int, help="partitions per topic (env BENCH_PARTITIONS)")
     p.add_argument("--budget", type=float, help="seconds after which remaining phases are skipped (env BENCH_BUDGET)")
     p.add_argument("--out", help="results folder (env BENCH_OUT; default bench/results)")
@@ -110,6 +112,8 @@ def parse(argv: list[str] | None = None) -> Config:
         cfg.recovery_keys = int(k)
     if tk := a.table_keys or env("BENCH_TABLE_KEYS"):
         cfg.table_recovery_keys = int(tk)
+    if ts := a.table_store or env("BENCH_TABLE_STORE"):
+        cfg.table_store = ts
     if pt := a.partitions or env("BENCH_PARTITIONS"):
         cfg.partitions = int(pt)
     if b := a.budget or env("BENCH_BUDGET"):

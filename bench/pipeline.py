@@ -143,14 +143,14 @@ def _timeline(arrivals, sent: array, bucket_ms: int = 250) -> dict:  # type: ign
 def hub_settings(stack: LocalStack, cfg: Config, workdir: Path, label: str, index: int) -> Settings:
     """Settings of one bench worker: every topic of this configuration is its own (fields that the
     current Settings does not have are left out, so the bench follows the hub as it grows)."""
-    wanted = dict(bootstrap_servers=stack.bootstrap, registry_url=stack.registry_url,
+    wanted = dict(bootstrap_servers=stack.bootstrap, registry_url=stack.registry_url, table_store=cfg.table_store,
                   topic_partitions=cfg.partitions, app_id=f"bench-{label}",
                   topic_intake=f"bench.{label}.hub.intake.v1", topic_feed=f"bench.{label}.mpp.feed.v1",
                   topic_dlq=f"bench.{label}.hub.dlq.v1", topic_agency_template=f"bench.{label}.agency.{{agency}}.v1",
                   topic_lifecycle=f"bench.{label}.hub.lifecycle.v1", topic_notify=f"bench.{label}.citizen.notify.v1",
                   topic_audit=f"bench.{label}.hub.audit.v1", topic_sla=f"bench.{label}.hub.sla.v1",
                   metrics_port=free_port(), worker_data_dir=workdir / label / f"w{index}")
-    return Settings(**{k: v for k, v in wanted.items() if k in Settings.model_fields})
+    return Settings(**{k: v for k, v in wanted.items() if k in Settings.model_fields and v is not None})
 
 
 def output_topics(settings: Settings) -> list[str]:
