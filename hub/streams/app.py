@@ -36,6 +36,7 @@ from hub.settings import Settings
 from hub.streams import journey as journeys
 from hub.streams import timing
 from hub.streams.engine import Engine, Result
+from hub.streams.offsets import guard
 from hub.streams.router import STAGE, Outgoing, dead_letter
 from hub.streams.store import store_url
 from hub.wire import cloudevents as ce
@@ -55,7 +56,7 @@ class BadTick(ValueError):
 
 
 def create_app(settings: Settings) -> faust.App:
-    app = faust.App(
+    app = guard(faust.App(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.bootstrap_list],
         store=store_url(settings.table_store),  # rocksdb:// -> rebuilt from the changelog after a crash
@@ -67,7 +68,7 @@ def create_app(settings: Settings) -> faust.App:
         producer_acks=-1,
         web_enabled=False,
         datadir=str(settings.worker_data_dir),
-    )
+    ))  # guard: a group without commits re-reads from the start after a seek (hub.streams.offsets)
     if settings.citizen_ref_key is None:
         log.warning("HUB_CITIZEN_REF_KEY is not set: events carry no pseudonymous citizen_ref")
     codec = Codec(SchemaRegistry(settings.registry_url))

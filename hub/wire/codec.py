@@ -96,8 +96,9 @@ class Codec:
     def __init__(self, registry: SchemaRegistry):
         self.registry = registry
         self._encoders: dict[tuple[str, str], Encoder] = {}
-        self._writers: dict[int, tuple[str, Any]] = {}
-        self._readers: dict[str, Any] = {}
+        self._writers: dict[int, tuple[str, Any, dict[str, Any]]] = {}
+        self._readers: dict[str, tuple[Any, dict[str, Any]]] = {}
+        self._plans: dict[int, tuple[str, Any, Any]] = {}  # schema id -> (name, writer, reader or None)
 
     def encoder(self, topic: str, schema: dict[str, Any]) -> Encoder:
         """Register ``schema`` for ``topic`` (once) and return its encoder."""
@@ -107,14 +108,15 @@ class Codec:
         if encoder is None:
             schema_id = self.registry.register(subject_for(topic, name), json.dumps(schema))
             encoder = self._encoders[key] = Encoder(schema_id, schema)
-            self._writers.setdefault(schema_id, (name, encoder._parsed))
+            self._writers.setdefault(schema_id, (name, encoder._parsed, schema))
         return encoder
 
     def reader(self, schema: dict[str, Any]) -> None:
         """Declare the reader schema to resolve records of this name against (schema evolution)."""
-        self._readers[fullname(schema)] = parse_schema(schema)
+        self._readers[fullname(schema)] = (parse_schema(schema), schema)
+        self._plans.clear()
 
-    def _writer(self, schema_id: int) -> tuple[str, Any]:
+    def _writer(self, schema_id: int) -> tuple[str, Any, dict[str, Any]]:
         writer = self._writers.get(schema_id)
         if writer is None:
             try:
@@ -123,8 +125,18 @@ class Codec:
                 raise UnknownSchemaId(f"schema id {schema_id} is not in the registry") from None
             # Any other RegistryError is not the record's fault: it propagates so the caller retries.
             schema = json.loads(text)
-            writer = self._writers[schema_id] = (fullname(schema), parse_schema(schema))
+            writer = self._writers[schema_id] = (fullname(schema), parse_schema(schema), schema)
         return writer
+
+    def _plan(self, schema_id: int) -> tuple[str, Any, Any]:
+        """How to read records of this schema id: schema resolution only when the reader differs."""
+        plan = self._plans.get(schema_id)
+        if plan is None:
+            name, writer, writer_json = self._writer(schema_id)
+            reader = self._readers.get(name)
+            resolve = reader is not None and reader[1] != writer_json
+            plan = self._plans[schema_id] = (name, writer, reader[0] if resolve else None)
+        return plan
 
     def decode(self, data: bytes | None) -> Decoded:
         if not data or len(data) < HEADER.size:
@@ -132,8 +144,7 @@ class Codec:
         magic, schema_id = HEADER.unpack_from(data)
         if magic != MAGIC:
             raise NotConfluentFramed(f"magic byte is {magic}, expected {MAGIC} (not Confluent wire format)")
-        name, writer = self._writer(schema_id)
-        reader = self._readers.get(name)
+        name, writer, reader = self._plan(schema_id)
         buffer = io.BytesIO(data)
         buffer.seek(HEADER.size)
         try:

@@ -216,8 +216,5 @@ async def test_restarts_mid_stream_lose_no_state_memory_store(make_settings, tmp
     await _restart_run(make_settings, tmp_path, "memory://", ["TERM", "KILL"])
 
 
-@pytest.mark.xfail(strict=False, reason="KNOWN GAP, not RocksDB-specific: SIGKILL before the consumer group's first "
-                   "offset commit; after a changelog replay the restarted worker resumes intake at the log end and "
-                   "the rest of wave 0 is skipped (memory:// with ['KILL'] fails the same way).")
 async def test_restarts_mid_stream_lose_no_state_rocksdb_store(make_settings, tmp_path):
     await _restart_run(make_settings, tmp_path, "rocksdb://", ["KILL"])

@@ -48,7 +48,7 @@ def test_truncated_or_padded_avro_is_malformed():
     event = next(village_requests(1, seed=2))
     encoder = Encoder(9, SCHEMA)
     codec = Codec(_NoRegistry())  # type: ignore[arg-type]
-    codec._writers[9] = (encoder.record_name, parse_schema(SCHEMA))
+    codec._writers[9] = (encoder.record_name, parse_schema(SCHEMA), SCHEMA)
     data = encoder(event.to_avro())
     assert RequestLifecycleEvent.from_avro(codec.decode(data).record) == event
     with pytest.raises(MalformedAvro, match="schema id 9"):
