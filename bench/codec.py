@@ -4,10 +4,7 @@ route + minimise -> encode), timed and profiled with cProfile."""
 
 from __future__ import annotations
 
-import cProfile
-import io
 import json
-import pstats
 import statistics
 import time
 from collections.abc import Callable
@@ -71,8 +68,7 @@ def codec_bench(n: int) -> dict:
 
 
 def router_bench(n: int) -> dict:
-    """The intake router's per-record work in-process, if the current hub has IntakeRouter; the
-    stage-by-stage costs otherwise too (they only use hub.core / hub.wire)."""
+    """The intake path's per-record stages in-process (hub.core / hub.wire only, no Kafka)."""
     settings = Settings(metrics_port=0)
     codec = Codec(OfflineRegistry())
     schema = load_schema(REPO_ROOT / "schemas", RequestLifecycleEvent.SCHEMA)
@@ -84,54 +80,29 @@ def router_bench(n: int) -> dict:
                                             ce.new_traceparent()))) for e in events]
     out: dict = {"events": n}
     stages: dict[str, dict] = {}
-    try:
-        from hub.core.admission import admit
-        from hub.core.routing import route
+    from hub.core.admission import admit
+    from hub.core.routing import route
 
-        feed = codec.encoder(settings.topic_feed, schema)
-        decoded = [codec.decode(v) for _, v, _ in records]
-        models = [RequestLifecycleEvent.from_avro(d.record) for d in decoded]
-        services = [admit(m) for m in models]
-        stages["decode (fastavro + framing)"] = _per_call_us(lambda r: codec.decode(r[1]), records, 3)
-        stages["cloudevents from_headers"] = _per_call_us(lambda r: ce.from_headers(r[2]), records, 3)
-        stages["model from_avro (pydantic)"] = _per_call_us(RequestLifecycleEvent.from_avro,
-                                                            [d.record for d in decoded], 3)
-        stages["admit (validation)"] = _per_call_us(admit, models, 3)
-        pairs = list(zip(models, services))
-        stages["route + minimise"] = _per_call_us(
-            lambda p: route(p[0], p[1], agency_topic=settings.agency_topic, feed_topic=settings.topic_feed),
-            pairs, 3)
-        routed = [route(m, s, agency_topic=settings.agency_topic, feed_topic=settings.topic_feed)
-                  for m, s in pairs]
-        stages["encode 2 outputs (to_avro + fastavro)"] = _per_call_us(
-            lambda ds: [feed(d.event.to_avro()) for d in ds], routed, 3)
-        stages["cloudevents to_headers"] = _per_call_us(
-            lambda m: ce.to_headers(ce.CloudEvent(m.event_id, "/bench", m.CE_TYPE, m.request_id,
-                                                  m.occurred_at, ce.child_traceparent(None))), models, 3)
-        out["stages_us"] = stages
-        out["stages_sum_us"] = round(sum(s["best_us"] for s in stages.values()), 1)
-    except Exception as exc:  # the core is being reworked: report, do not fail the run
-        out["stages_error"] = repr(exc)
-    try:
-        from hub.core import catalogue
-        from hub.streams.router import IntakeRouter  # type: ignore[attr-defined]
-    except ImportError as exc:
-        out["router_error"] = f"hub.streams.router.IntakeRouter not available: {exc}"
-        return out
-    router = IntakeRouter(settings, codec, catalogue.agencies())
-    out["process"] = _per_call_us(lambda r: router.process(*r), records, 3)
-    prof = cProfile.Profile()
-    prof.enable()
-    for r in records:
-        router.process(*r)
-    prof.disable()
-    text = io.StringIO()
-    stats = pstats.Stats(prof, stream=text).sort_stats("tottime")
-    top = []
-    for (file, line, func), (cc, nc, tt, ct, _callers) in sorted(stats.stats.items(),
-                                                                  key=lambda kv: -kv[1][2])[:15]:
-        short = file.split("site-packages/")[-1].split("/work/main/")[-1].split(str(REPO_ROOT) + "/")[-1]
-        top.append({"function": f"{func} ({short}:{line})", "calls_per_event": round(nc / n, 2),
-                    "tottime_us_per_event": round(tt / n * 1e6, 2), "cumtime_us_per_event": round(ct / n * 1e6, 2)})
-    out["cprofile_top_tottime"] = top
+    feed = codec.encoder(settings.topic_feed, schema)
+    decoded = [codec.decode(v) for _, v, _ in records]
+    models = [RequestLifecycleEvent.from_avro(d.record) for d in decoded]
+    services = [admit(m) for m in models]
+    stages["decode (fastavro + framing)"] = _per_call_us(lambda r: codec.decode(r[1]), records, 3)
+    stages["cloudevents from_headers"] = _per_call_us(lambda r: ce.from_headers(r[2]), records, 3)
+    stages["model from_avro (pydantic)"] = _per_call_us(RequestLifecycleEvent.from_avro,
+                                                        [d.record for d in decoded], 3)
+    stages["admit (validation)"] = _per_call_us(admit, models, 3)
+    pairs = list(zip(models, services))
+    stages["route + minimise"] = _per_call_us(
+        lambda p: route(p[0], p[1], agency_topic=settings.agency_topic, feed_topic=settings.topic_feed),
+        pairs, 3)
+    routed = [route(m, s, agency_topic=settings.agency_topic, feed_topic=settings.topic_feed)
+              for m, s in pairs]
+    stages["encode 2 outputs (to_avro + fastavro)"] = _per_call_us(
+        lambda ds: [feed(d.event.to_avro()) for d in ds], routed, 3)
+    stages["cloudevents to_headers"] = _per_call_us(
+        lambda m: ce.to_headers(ce.CloudEvent(m.event_id, "/bench", m.CE_TYPE, m.request_id,
+                                              m.occurred_at, ce.child_traceparent(None))), models, 3)
+    out["stages_us"] = stages
+    out["stages_sum_us"] = round(sum(s["best_us"] for s in stages.values()), 1)
     return out

@@ -174,8 +174,6 @@ def markdown(results: dict) -> str:
         lines += ["## Router work in-process (no Kafka), µs per event", "", "| stage | best µs |", "|---|---|"]
         for k, v in router["stages_us"].items():
             lines.append(f"| {k} | {v['best_us']} |")
-        if router.get("process"):
-            lines.append(f"| **IntakeRouter.process** | **{router['process']['best_us']}** |")
         lines.append("")
     growth = results.get("growth", {}).get("sizes")
     if growth:

@@ -9,8 +9,6 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from hub.connectors.base import Publisher
 from hub.core import sla
 from hub.core.lifecycle import Status
