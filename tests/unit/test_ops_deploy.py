@@ -63,7 +63,7 @@ def test_compose_has_the_whole_stack():
     assert registry["image"].startswith("apicurio/apicurio-registry:3.")
     assert registry["environment"]["APICURIO_STORAGE_KIND"] == "kafkasql"
     assert len(worker_services()) == 2
-    assert any(s["command"][:2] == ["hub", "publish"] for s in hub_services().values())  # a connector
+    assert any(s["command"][:2] == ["hub", "simulate"] for s in hub_services().values())  # a connector
     assert SERVICES["prometheus"]["image"].startswith("prom/prometheus:")
     assert SERVICES["grafana"]["image"].startswith("grafana/grafana:")
 
