@@ -11,8 +11,10 @@ records are consumed and dropped, the position stays after them, and the worker 
 That is exactly the state after a worker is killed before its group's first offset commit.
 
 ``guard(app)`` makes that seek rewind such a partition to its start (auto_offset_reset=earliest: the
-position the group would have started from). Records the agent already handled in the window are
-handled again, which is harmless (the engine deduplicates by event id); none are lost.
+position the group would have started from), and stops the consumer flow before the seek, so nothing
+is fetched between the seek and the queue clearing (faust resumes the flow right after; that window
+exists for committed partitions too). Records the agent already handled before the seek are handled
+again, which is harmless (the engine deduplicates by event id); none are lost.
 """
 
 from __future__ import annotations
@@ -43,14 +45,16 @@ def _guard_consumer(app: faust.App, consumer: Any) -> None:
     seek_to_committed = consumer.seek_to_committed
 
     async def seek_to_committed_or_beginning() -> Mapping[Any, int | None]:
+        # Nothing may be fetched and queued between the seek and faust clearing the queues: a fetch there
+        # moves the position past records that are then dropped. Every caller of perform_seek resumes the
+        # flow right after it (recovery) or has already stopped it (Consumer.getmany).
+        if consumer.flow_active:
+            consumer.stop_flow()
         committed = await seek_to_committed()
         changelogs = app.tables.changelog_topics  # standby/active changelogs: positioned by recovery itself
         fresh = sorted((tp for tp, offset in committed.items() if not offset and tp.topic not in changelogs),
                        key=lambda tp: (tp.topic, tp.partition))
         if fresh:
-            # Stop delivering the batch fetched before the seek (faust resumes the flow right after it).
-            if consumer.flow_active:
-                consumer.stop_flow()
             # Offset 0; if retention removed it, aiokafka resets to the earliest offset (auto_offset_reset).
             await consumer.seek_wait({tp: 0 for tp in fresh})
             log.info("no committed offset: %s read from the beginning",
