@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from datetime import date, datetime
 from typing import ClassVar, Final
 
@@ -9,8 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hub.core import catalogue, lifecycle
 from hub.core.errors import ValidationError
-from hub.core.models import Citizen, RequestLifecycleEvent
-from hub.core.models import UtcMillis
+from hub.core.models import Citizen, RequestLifecycleEvent, UtcMillis
 
 NAMESPACE: Final = "id.go.banyuwangikab.hub"
 
@@ -44,15 +44,17 @@ class NativeEvent(BaseModel):
                                   ) from None
         return value
 
-    # Hooks for the translation -----------------------------------------------------------------
+    # Hooks for the translation (every native event model implements them) ----------------------
+    @abstractmethod
     def canonical_service(self) -> str:
-        raise NotImplementedError
+        """The catalogue service code this native event asks for."""
 
     def canonical_region(self) -> str:
         return self.region_code  # type: ignore[attr-defined, no-any-return]
 
+    @abstractmethod
     def canonical_citizen(self) -> Citizen | None:
-        raise NotImplementedError
+        """The applicant as the canonical Citizen block (only the adult applicant, no specific data)."""
 
 
 def to_lifecycle(event: NativeEvent) -> RequestLifecycleEvent:
