@@ -31,7 +31,7 @@ import click
 
 from hub.settings import Settings
 from hub.wire.codec import subject_for
-from hub.wire.registry import RegistryError, SchemaNotFound, SchemaRegistry
+from hub.wire.registry import RegistryError, SchemaRegistry
 from hub.wire.schemas import schema_files
 from hub.wire.topics import topic_specs
 
@@ -82,7 +82,7 @@ def register_all(registry: SchemaRegistry, settings: Settings, *, level: str = L
     fly later (a new agency topic) are governed from their first version.
     """
     if set_global:
-        registry._call("PUT", "/config", {"compatibility": level})
+        registry.set_global_compatibility(level)
     done = []
     for subject in subjects(settings):
         registry.set_compatibility(subject.name, level)
@@ -92,19 +92,7 @@ def register_all(registry: SchemaRegistry, settings: Settings, *, level: str = L
 
 def _versions(registry: SchemaRegistry, subject: str) -> list[dict[str, Any]]:
     """Every registered version of a subject, oldest first ([] for an unknown subject)."""
-    try:
-        numbers = registry._call("GET", f"/subjects/{subject}/versions")
-    except SchemaNotFound:
-        return []
-    return [json.loads(registry._call("GET", f"/subjects/{subject}/versions/{n}")["schema"]) for n in numbers]
-
-
-def _level(registry: SchemaRegistry, subject: str) -> str | None:
-    try:
-        answer = registry._call("GET", f"/config/{subject}?defaultToGlobal=true")
-    except SchemaNotFound:
-        return None
-    return answer.get("compatibilityLevel") or answer.get("compatibility")
+    return [json.loads(text) for text in registry.versions(subject)]
 
 
 def check(registry: SchemaRegistry, settings: Settings) -> list[Finding]:
@@ -125,7 +113,7 @@ def check(registry: SchemaRegistry, settings: Settings) -> list[Finding]:
             accepted, messages = False, [str(exc)]
         if not accepted and not problems:  # the registry refuses for a reason our checker does not know
             problems.append("the registry refuses it: " + ("; ".join(messages) or "no detail given"))
-        level = _level(registry, subject.name)
+        level = registry.compatibility(subject.name)
         if level != LEVEL:
             problems.append(f"compatibility level is {level}, expected {LEVEL} (run `hub schemas register`)")
         findings.append(Finding(subject.name, not problems, "; ".join(problems) or

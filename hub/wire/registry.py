@@ -85,6 +85,26 @@ class SchemaRegistry:
     def set_compatibility(self, subject: str, level: str) -> None:
         self._call("PUT", f"/config/{subject}", {"compatibility": level})
 
+    def set_global_compatibility(self, level: str) -> None:
+        """The registry-wide default, for subjects that writers create later."""
+        self._call("PUT", "/config", {"compatibility": level})
+
+    def compatibility(self, subject: str) -> str | None:
+        """The subject's compatibility level (the global one if it has none); None if unknown."""
+        try:
+            answer = self._call("GET", f"/config/{subject}?defaultToGlobal=true")
+        except SchemaNotFound:
+            return None
+        return answer.get("compatibilityLevel") or answer.get("compatibility")
+
+    def versions(self, subject: str) -> list[str]:
+        """The schema text of every version of ``subject``, oldest first ([] for an unknown subject)."""
+        try:
+            numbers = self._call("GET", f"/subjects/{subject}/versions")
+        except SchemaNotFound:
+            return []
+        return [self._call("GET", f"/subjects/{subject}/versions/{n}")["schema"] for n in numbers]
+
     def is_compatible(self, subject: str, schema: str) -> tuple[bool, list[str]]:
         """Test ``schema`` against the subject's versions under its compatibility level."""
         try:
