@@ -194,7 +194,7 @@ def create_app(settings: Settings) -> faust.App:
                 except Exception as exc:  # one bad record must never stop the stream
                     origin = Origin(message.topic, message.partition, message.offset)
                     log.warning("dead letter %s[%d]@%d: %s: %s", origin.topic, origin.partition,
-                                origin.offset, reason_of(exc), exc)
+                                origin.offset, reason_of(exc), exc, extra=_log_ids(message))
                     result = Result(outs=[dead_letter(settings, exc, message.key, message.value,
                                                       message.headers, origin, stage)])
                     metrics.DEAD_LETTERS.labels(stage, reason_of(exc)).inc()
@@ -211,6 +211,17 @@ def create_app(settings: Settings) -> faust.App:
             metrics.PROCESSING.labels(stage).observe(time.perf_counter() - started)
 
     return app
+
+
+def _log_ids(message) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """request_id (the record key) and event_id (ce_id) of a record, for the JSON log line."""
+    ids = {"topic": message.topic, "partition": str(message.partition), "offset": str(message.offset)}
+    if message.key:
+        ids["request_id"] = message.key.decode("utf-8", "replace")
+    ce_id = dict(message.headers or ()).get("ce_id")
+    if ce_id:
+        ids["event_id"] = ce_id.decode("utf-8", "replace")
+    return ids
 
 
 def _mark_ready(reason: str) -> None:

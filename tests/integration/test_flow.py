@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import struct
 from collections import Counter
 from datetime import UTC, datetime
@@ -69,7 +70,7 @@ async def test_every_request_reaches_its_agency_and_the_feed_once(make_settings,
 async def test_bad_records_go_to_the_dead_letter_topic_and_the_stream_goes_on(make_settings, start_worker):
     settings = make_settings(topic_partitions=1)  # one partition: "the next good record" is well defined
     await ensure_topics(settings, topic_specs(settings))
-    start_worker(settings)
+    worker = start_worker(settings)
     good_before, bad_service, bad_nik, good_after = village_requests(4, seed=11)
     bad_service = bad_service.model_copy(update={"service_code": "NO_SUCH_SERVICE"})
     bad_nik = bad_nik.model_copy(update={"citizen": bad_nik.citizen.model_copy(update={"nik": "3510991234560001"})})
@@ -100,3 +101,9 @@ async def test_bad_records_go_to_the_dead_letter_topic_and_the_stream_goes_on(ma
     assert "service_code" in dlq[2].headers["dlq_error"] and "NO_SUCH_SERVICE" in dlq[2].headers["dlq_error"]
     assert "citizen.nik" in dlq[3].headers["dlq_error"] and "351099" in dlq[3].headers["dlq_error"]
     assert dlq[2].headers["ce_id"] == bad_service.event_id          # original headers kept
+    # The worker's JSON log names the request and the event of each dead letter (and no NIK).
+    logged = [json.loads(line) for line in worker.log_path.read_text().splitlines() if line.startswith("{")]
+    lines = [e for e in logged if e.get("msg", "").startswith("dead letter")]
+    assert any(e.get("request_id") == bad_service.request_id and e.get("event_id") == bad_service.event_id
+               for e in lines)
+    assert bad_nik.citizen.nik not in worker.log_path.read_text()
