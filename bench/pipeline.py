@@ -305,29 +305,14 @@ def _rss_mib(pid: int) -> float:
 async def _copy_changelog(bootstrap: str, topic: str, target: int) -> dict:
     """Fill a table's changelog up to ``target`` distinct keys with copies of its own records (new keys,
     same values, same partitions): a table of that size in the engine's real format."""
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+    from aiokafka import AIOKafkaProducer
 
-    c = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                         max_partition_fetch_bytes=8 << 20)
-    await c.start()
+    from hub.wire.tail import read_to_end
+
     latest: dict[tuple[int, bytes], bytes] = {}
-    try:
-        await c._client.force_metadata_update()
-        parts = [TopicPartition(topic, p) for p in (c.partitions_for_topic(topic) or ())]
-        c.assign(parts)
-        await c.seek_to_beginning(*parts)
-        end = await c.end_offsets(parts)
-        left = {tp for tp in parts if end[tp] > 0}
-        while left:
-            batch = await c.getmany(*left, timeout_ms=500, max_records=50_000)
-            for tp, ms in batch.items():
-                for m in ms:
-                    if m.key is not None:
-                        latest[(tp.partition, m.key)] = m.value
-                if ms and ms[-1].offset + 1 >= end[tp]:
-                    left.discard(tp)
-    finally:
-        await c.stop()
+    async for m in read_to_end(bootstrap, topic, max_records=50_000, max_partition_fetch_bytes=8 << 20):
+        if m.key is not None:
+            latest[(m.partition, m.key)] = m.value
     source = [(p, k, v) for (p, k), v in latest.items() if v is not None]
     have = len(source)
     if not source or target <= have:

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import click
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from hub.settings import Settings, get_settings
 from hub.wire.deadletter import PREFIX
+from hub.wire.tail import read_to_end
 
 REPLAY = "hub_replay"
 REPLAY_OF = "hub_replay_of"
@@ -86,37 +87,12 @@ def replay_headers(letter: DeadLetter, dlq_topic: str) -> list[tuple[str, bytes]
 async def read_dead_letters(settings: Settings, *, reasons: Iterable[str] = (), since: datetime | None = None,
                             until: datetime | None = None) -> list[DeadLetter]:
     """Every dead letter up to the end of the topic as it is now (nothing committed), filtered."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_list, enable_auto_commit=False,
-                                group_id=None, auto_offset_reset="earliest")
-    await consumer.start()
     out: list[DeadLetter] = []
-    try:
-        parts = consumer.partitions_for_topic(settings.topic_dlq)
-        if not parts:
-            await consumer._client.force_metadata_update()
-            parts = consumer.partitions_for_topic(settings.topic_dlq) or set()
-        tps = [TopicPartition(settings.topic_dlq, p) for p in sorted(parts)]
-        if not tps:
-            return out
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        pending = {tp for tp in tps if ends[tp] > 0}
-        while pending:
-            batch = await consumer.getmany(*pending, timeout_ms=500, max_records=5000)
-            for tp, messages in batch.items():
-                for m in messages:
-                    if m.offset >= ends[tp]:
-                        continue
-                    letter = DeadLetter(m.partition, m.offset, m.key, m.value, tuple(m.headers or ()))
-                    if matches(letter, reasons=reasons, since=since, until=until):
-                        out.append(letter)
-            for tp in list(pending):
-                if await consumer.position(tp) >= ends[tp]:
-                    pending.discard(tp)
-        return sorted(out, key=lambda d: (d.time or datetime.min.replace(tzinfo=UTC), d.partition, d.offset))
-    finally:
-        await consumer.stop()
+    async for m in read_to_end(settings.bootstrap_list, settings.topic_dlq):
+        letter = DeadLetter(m.partition, m.offset, m.key, m.value, tuple(m.headers or ()))
+        if matches(letter, reasons=reasons, since=since, until=until):
+            out.append(letter)
+    return sorted(out, key=lambda d: (d.time or datetime.min.replace(tzinfo=UTC), d.partition, d.offset))
 
 
 @dataclass(frozen=True, slots=True)

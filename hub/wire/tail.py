@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from hub.settings import Settings
 
@@ -21,6 +21,43 @@ class Record:
     headers: dict[str, str]
 
 
+async def partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    """Every partition of ``topic`` (refreshing metadata once for a topic created after start)."""
+    found = consumer.partitions_for_topic(topic)
+    if not found:
+        await consumer._client.force_metadata_update()
+        found = consumer.partitions_for_topic(topic) or set()
+    return [TopicPartition(topic, p) for p in sorted(found)]
+
+
+async def read_to_end(bootstrap: list[str] | str, topic: str, *, max_records: int = 5000,
+                      **consumer_options: object) -> AsyncIterator[ConsumerRecord]:
+    """Every record of ``topic`` from the beginning up to its end as it is now (no consumer group,
+    nothing committed), partition by partition in offset order within each."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
+                                auto_offset_reset="earliest", **consumer_options)
+    await consumer.start()
+    try:
+        tps = await partitions(consumer, topic)
+        if not tps:
+            return
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        pending = {tp for tp in tps if ends[tp] > 0}
+        while pending:
+            batch = await consumer.getmany(*pending, timeout_ms=500, max_records=max_records)
+            for tp, messages in batch.items():
+                for message in messages:
+                    if message.offset < ends[tp]:
+                        yield message
+            for tp in list(pending):
+                if await consumer.position(tp) >= ends[tp]:
+                    pending.discard(tp)
+    finally:
+        await consumer.stop()
+
+
 async def collect(settings: Settings, topics: Iterable[str], *, until: Callable[[list[Record]], bool],
                   timeout: float = 60.0) -> list[Record]:
     """Read every partition of ``topics`` from the beginning (no consumer group, nothing committed)
@@ -30,15 +67,9 @@ async def collect(settings: Settings, topics: Iterable[str], *, until: Callable[
     await consumer.start()
     records: list[Record] = []
     try:
-        partitions = []
-        for topic in topics:
-            found = consumer.partitions_for_topic(topic)
-            if not found:
-                await consumer._client.force_metadata_update()  # topic created after start
-                found = consumer.partitions_for_topic(topic) or set()
-            partitions += [TopicPartition(topic, p) for p in found]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
+        assigned = [tp for topic in topics for tp in await partitions(consumer, topic)]
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while not until(records) and loop.time() < deadline:
