@@ -175,10 +175,11 @@ def main(argv: list[str] | None = None) -> int:
                                             cfg.recovery_keys, cfg.partitions, workdir)
             if "experiments" in only:
                 R["experiments"], R["experiments_summary"] = {}, []
-                linger = {"PRODUCER_LINGER": "0.005", "PRODUCER_MAX_BATCH_SIZE": str(256 * 1024)}
-                variants = [("baseline (bench.worker)", {}), ("uvloop", {"BENCH_UVLOOP": "1"}),
-                            ("producer linger 5 ms, 256 KiB batches", linger),
-                            ("uvloop + linger 5 ms, 256 KiB", {"BENCH_UVLOOP": "1", **linger})]
+                no_linger = {"HUB_PRODUCER_LINGER_MS": "0", "HUB_PRODUCER_BATCH_BYTES": str(16 * 1024)}
+                variants = [("baseline: hub defaults (linger 5 ms, 256 KiB batches)", {}),
+                            ("uvloop", {"BENCH_UVLOOP": "1"}),
+                            ("no linger, 16 KiB batches (Faust's defaults)", no_linger),
+                            ("linger 20 ms", {"HUB_PRODUCER_LINGER_MS": "20"})]
                 base = None
                 n_var = int(min(cfg.experiment_events, max(1000, (hub_sat or 1000) * cfg.experiment_seconds)))
                 v_rate = int(min(cfg.variant_rate, max(100, (hub_sat or 2 * cfg.variant_rate) * 0.5 // 50 * 50)))

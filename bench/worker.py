@@ -1,8 +1,8 @@
 """``python -m bench.worker``: exactly ``hub worker``, with the bench's experimental variants.
 
-``BENCH_UVLOOP=1`` installs uvloop's event-loop policy before the hub creates its loop. Faust reads its
-own producer settings from the environment (``PRODUCER_LINGER`` in seconds, ``PRODUCER_MAX_BATCH_SIZE``
-in bytes), so those variants need no code at all. The loop class in use is printed to the log.
+``BENCH_UVLOOP=1`` installs uvloop's event-loop policy before the hub creates its loop. The producer
+variants are the hub's own settings (``HUB_PRODUCER_LINGER_MS``, ``HUB_PRODUCER_BATCH_BYTES``), so they
+need no code at all. The loop class in use is printed to the log.
 """
 
 from __future__ import annotations

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     worker_data_dir: Path = Path("/tmp/banyuwangi-hub")
     metrics_port: int = Field(9464, ge=0, description="0 disables the /metrics endpoint")
     schemas_dir: Path = REPO_ROOT / "schemas"
+    producer_linger_ms: int = Field(5, ge=0, description="how long the worker's producer waits to fill a "
+                                    "batch: fewer, larger produce requests cost the brokers far less CPU")
+    producer_batch_bytes: int = Field(256 * 1024, ge=16 * 1024, description="largest producer batch per partition")
 
     # Lifecycle engine
     table_store: str = Field("memory://", description="faust table store: memory:// (changelog recovery) "

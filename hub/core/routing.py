@@ -64,8 +64,8 @@ def fan_out(event: RequestLifecycleEvent, service: Service, *, agency_topic: Cal
     """Every delivery of one accepted (enriched) event: the responsible agency, the MPP feed, and the
     hub's lifecycle log. The lifecycle log is the hub's record of the request's story, not a population
     register: it keeps no personal data, only the pseudonymous ``citizen_ref`` of the enrichment."""
-    return (*route(event, service, agency_topic=agency_topic, feed_topic=feed_topic),
-            Delivery(lifecycle_topic, LIFECYCLE, minimise(event, frozenset()), frozenset()))
+    agency, feed = route(event, service, agency_topic=agency_topic, feed_topic=feed_topic)
+    return agency, feed, Delivery(lifecycle_topic, LIFECYCLE, feed.event, frozenset())
 
 
 def purpose(audience: str, service_code: str) -> str:

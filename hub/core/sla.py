@@ -78,7 +78,11 @@ def _as_date(d: date) -> date:
 
 def is_working_day(d: date) -> bool:
     """Mon-Fri and not a holiday (an aware datetime is taken at its WIB date)."""
-    d = _as_date(d)
+    return _working_date(_as_date(d))
+
+
+@lru_cache(maxsize=8192)  # ~22 years of dates: the SLA arithmetic asks about the same few days all day
+def _working_date(d: date) -> bool:
     return d.weekday() < 5 and d not in holidays_for_year(d.year)
 
 
@@ -95,6 +99,11 @@ def add_working_days(start: date, n: int) -> date:
     not a working day, the next working day)."""
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
+    return _add_working_days(_as_date(start), n)
+
+
+@lru_cache(maxsize=8192)
+def _add_working_days(start: date, n: int) -> date:
     d = next_working_day(start)
     for _ in range(n):
         d = next_working_day(d + DAY)
@@ -218,6 +227,7 @@ def clock_start(clock: SlaClock) -> datetime:
     return _day_start(next_working_day(d))
 
 
+@lru_cache(maxsize=4096)  # a clock is immutable; an event asks for its deadlines more than once
 def due_at(clock: SlaClock) -> datetime:
     """Deadline, pushed by the closed pauses (an open pause is not yet counted)."""
     n = clock.sla_working_days + clock.paused_working_days
@@ -230,6 +240,7 @@ def budget(clock: SlaClock) -> timedelta:
     return working_time(clock_start(clock), _day_start(d0) + DAY)
 
 
+@lru_cache(maxsize=4096)
 def warn_at(clock: SlaClock) -> datetime:
     """When `WARN_FRACTION_PERCENT` of the budget is used: the instant that leaves
     (100 - pct)% of `budget` in working time before the (pause-extended) deadline.

@@ -23,6 +23,7 @@ import gc
 import json
 import logging
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import faust
@@ -31,19 +32,21 @@ from aiokafka.errors import KafkaError
 from hub import metrics
 from hub.core import catalogue, sla
 from hub.core.journeys import JourneyState
-from hub.core.lifecycle import TERMINAL, RequestState
+from hub.core.lifecycle import TERMINAL, Status
 from hub.core.records import SlaStage
 from hub.settings import Settings
 from hub.streams import journey as journeys
 from hub.streams import timing
-from hub.streams.engine import Engine, Result
+from hub.streams.emit import Emitter
+from hub.streams.engine import Engine, Result, pack, unpack
 from hub.streams.offsets import guard
-from hub.streams.router import STAGE, Outgoing, dead_letter
+from hub.streams.router import STAGE, dead_letter
 from hub.streams.store import store_url
 from hub.wire import cloudevents as ce
 from hub.wire.deadletter import Origin, reason_of
 from hub.wire.registry import RegistryError, SchemaRegistry
 from hub.wire.codec import Codec
+from hub.wire.partitioner import CachedPartitioner
 
 log = logging.getLogger("hub.worker")
 
@@ -67,6 +70,9 @@ def create_app(settings: Settings) -> faust.App:
         topic_allow_declare=False,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        producer_linger=settings.producer_linger_ms / 1000,
+        producer_max_batch_size=settings.producer_batch_bytes,
+        producer_partitioner=CachedPartitioner(),  # same partitions as Kafka's default, hash computed once per key
         web_enabled=False,
         datadir=str(settings.worker_data_dir),
     ))  # guard: a group without commits re-reads from the start after a seek (hub.streams.offsets)
@@ -85,32 +91,37 @@ def create_app(settings: Settings) -> faust.App:
                                        partitions=settings.topic_partitions)
         return channels[name]
 
-    requests = app.Table("requests", default=None, partitions=settings.topic_partitions)
-    journey_table = app.Table("journeys", default=None, partitions=settings.topic_partitions)
+    # Values are the entries' compact JSON bytes (hub.streams.engine.pack): a few hundred bytes held per
+    # open request instead of a tree of dicts, and no Faust (de)serialization on the hot path.
+    requests = app.Table("requests", default=None, value_type=bytes, partitions=settings.topic_partitions)
+    journey_table = app.Table("journeys", default=None, value_type=bytes, partitions=settings.topic_partitions)
     inputs = app.topic(settings.topic_intake, settings.topic_timer, settings.topic_journey,
                        key_serializer="raw", value_serializer="raw", partitions=settings.topic_partitions)
 
-    async def send(out: Outgoing) -> None:
-        await channel(out.topic).send(key=out.key, value=out.value, headers=out.headers)
-        metrics.EVENTS_OUT.labels(out.topic, out.audience).inc()
+    emitter = Emitter(app)  # the agent's records go straight to the producer (hub.streams.emit)
 
     # ------------------------------------------------------------------ timer index -------------
     def rebuild_index() -> None:
         """Timers of every open request and journey in the partitions this worker owns (after recovery)."""
         owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.topic_intake}
         fresh = sla.DeadlineIndex(settings.sla_index_bucket_seconds)
-        metrics.OPEN_REQUESTS.clear()
-        for rid, entry in list(requests.items()):
+        open_requests: Counter[tuple[str, str]] = Counter()
+        for rid, raw in list(requests.items()):
+            entry = unpack(raw)
             if not entry or entry.get("p") not in owned:
                 continue
-            state = RequestState.from_dict(entry["state"])
-            if state.status not in TERMINAL:
-                metrics.OPEN_REQUESTS.labels(entry["agency"], state.status.value).inc()
+            status = Status(entry["state"]["status"])
+            if status not in TERMINAL:
+                open_requests[(entry["agency"], status.value)] += 1
             clock = sla.SlaClock.from_dict(entry["clock"]) if entry["clock"] else None
-            p = timing.plan(clock, state.status, frozenset(entry["fired"]), finished_at=None, was_done=True)
+            p = timing.plan(clock, status, frozenset(entry["fired"]), finished_at=None, was_done=True)
             for kind, at in p.arm:
                 fresh.add(rid, timing.timer_kind(SlaStage.REQUEST, kind), at)
-        for pid, entry in list(journey_table.items()):
+        metrics.OPEN_REQUESTS.clear()
+        for (agency, status_name), n in open_requests.items():
+            metrics.OPEN_REQUESTS.labels(agency, status_name).set(n)
+        for pid, raw in list(journey_table.items()):
+            entry = unpack(raw)
             if not entry or entry.get("p") not in owned:
                 continue
             js = JourneyState.from_dict(entry["journey"])
@@ -125,11 +136,9 @@ def create_app(settings: Settings) -> faust.App:
         _mark_ready(f"{len(owned)} intake partitions recovered")
 
     @requests.on_recover
-    async def _requests_recovered() -> None:
-        rebuild_index()
-
-    @journey_table.on_recover
-    async def _journeys_recovered() -> None:
+    async def _recovered() -> None:
+        # Faust calls the tables' recovery callbacks once *all* of them are restored
+        # (Recovery.on_recovery_completed), so one callback rebuilds the timers of both tables.
         rebuild_index()
 
     @app.timer(interval=settings.sla_tick_seconds)
@@ -152,11 +161,11 @@ def create_app(settings: Settings) -> faust.App:
         key = message.key.decode("utf-8", "replace") if message.key else None
         origin = Origin(message.topic, message.partition, message.offset)
         if message.topic == settings.topic_intake:
-            entry = requests.get(key) if key else None
+            entry = unpack(requests.get(key)) if key else None
             return engine.on_intake(entry, message.key, message.value, message.headers, origin,
                                     message.partition), requests, key
         if message.topic == settings.topic_journey:
-            entry = journey_table.get(key) if key else None
+            entry = unpack(journey_table.get(key)) if key else None
             return journeys.on_step(engine, entry, message.key, message.value, message.headers,
                                     message.partition), journey_table, key
         try:
@@ -167,8 +176,8 @@ def create_app(settings: Settings) -> faust.App:
         except (ValueError, KeyError, TypeError) as exc:
             raise BadTick(f"timer record {origin.topic}[{origin.partition}]@{origin.offset}: {exc!r}") from exc
         if stage is SlaStage.REQUEST:
-            return engine.on_tick(requests.get(rid), kind, now), requests, rid
-        return journeys.on_tick(engine, journey_table.get(rid), kind, now), journey_table, rid
+            return engine.on_tick(unpack(requests.get(rid)), kind, now), requests, rid
+        return journeys.on_tick(engine, unpack(journey_table.get(rid)), kind, now), journey_table, rid
 
     @app.agent(inputs, concurrency=1)
     async def lifecycle(stream):  # type: ignore[no-untyped-def]
@@ -199,10 +208,9 @@ def create_app(settings: Settings) -> faust.App:
                                                       message.headers, origin, stage)])
                     metrics.DEAD_LETTERS.labels(stage, reason_of(exc)).inc()
                     break
-            for out in result.outs:
-                await send(out)
+            await emitter.send_all(result.outs)
             if result.entry is not None and table is not None and key is not None:
-                table[key] = result.entry
+                table[key] = pack(result.entry)
             for rid, kind in result.disarm:
                 index[0].remove(rid, kind)
             for rid, kind, at in result.arm:

@@ -71,6 +71,16 @@ class Result:
     sla: list[tuple[str, str, str]] = field(default_factory=list)  # (agency, code, kind)
 
 
+def pack(entry: Entry) -> bytes:
+    """A table entry as the bytes the table holds and its changelog carries (compact JSON)."""
+    return json.dumps(entry, separators=(",", ":")).encode()
+
+
+def unpack(value: bytes | None) -> Entry | None:
+    """Inverse of ``pack`` (also reads entries Faust's JSON serializer wrote before)."""
+    return json.loads(value) if value else None
+
+
 def digest(event: RequestLifecycleEvent) -> str:
     """Content fingerprint of an intake event (the hub's enrichment excluded)."""
     body = event.model_copy(update={"enrichment": None}).model_dump(mode="json")
@@ -206,10 +216,15 @@ class Engine:
         out_meta = ce.CloudEvent(meta.id, meta.source, meta.type, rid, meta.time, trace)
         result = Result(redelivery=redelivery, accepted=enriched)
         audit: list[AuditDelivery] = []
+        headers = ce.to_headers(out_meta)
+        bodies: dict[int, bytes] = {}  # one Avro body per distinct view of the event (same schema everywhere)
         for d in fan_out(enriched, service, agency_topic=s.agency_topic, feed_topic=s.topic_feed,
                          lifecycle_topic=s.topic_lifecycle):
-            result.outs.append(Outgoing(d.topic, d.audience, rid.encode(), self._enc[d.topic](d.event.to_avro()),
-                                        ce.to_headers(out_meta)))
+            encoder = self._enc[d.topic]
+            body = bodies.get(id(d.event))
+            if body is None:
+                body = bodies[id(d.event)] = encoder.body(d.event.to_avro())
+            result.outs.append(Outgoing(d.topic, d.audience, rid.encode(), encoder.frame(body), headers))
             audit.append(AuditDelivery(audience=d.audience, topic=d.topic,
                                        personal_fields=sorted(d.personal_fields),
                                        purpose=purpose(d.audience, service.code)))

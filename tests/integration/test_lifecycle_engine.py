@@ -4,6 +4,7 @@ and restarts (SIGTERM and SIGKILL mid-stream) without losing state or outputs.""
 from __future__ import annotations
 
 import json
+import re
 import signal
 from collections import Counter
 from collections.abc import Iterable
@@ -206,6 +207,10 @@ async def _restart_run(make_settings, tmp_path, store: str, signals: list[str]) 
     state = table(settings, records, "requests")
     assert {rid: v["state"]["status"] for rid, v in state.items()} == {s[0].request_id: "READY" for s in stories}
     assert all(len(v["state"]["history"]) == 3 for v in state.values())
+    if store == "memory://":  # the restarted workers filled the table from the changelog themselves
+        logs = "".join((tmp_path / f"worker-{i}.log").read_text() for i in range(1, len(signals) + 1))
+        read = [int(n) for n in re.findall(r"table requests: (\d+) changelog records", logs)]
+        assert read and max(read) >= 10, f"no prefill of the requests table before Faust's recovery: {read}"
     print(f"\n[{store} {'+'.join(signals)}] raw duplicates at the outputs: {raw_duplicates} "
           f"(of {sum(expected.values()) + raw_duplicates} records)")
 

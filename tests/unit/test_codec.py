@@ -6,7 +6,7 @@ import io
 import struct
 
 import pytest
-from fastavro import parse_schema, schemaless_reader
+from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
 from hub.core.models import RequestLifecycleEvent
 from hub.settings import Settings
@@ -94,3 +94,33 @@ def test_a_fully_populated_event_survives_avro():
         "parent_request_id": "J-1", "note": "berkas lengkap"})
     body = Encoder(1, SCHEMA)(event.to_avro())[5:]
     assert RequestLifecycleEvent.from_avro(schemaless_reader(io.BytesIO(body), parse_schema(SCHEMA), None)) == event
+
+
+def test_union_branches_of_records_are_named_for_fastavro():
+    from hub.wire.codec import _record_branches
+
+    assert dict(_record_branches(SCHEMA)) == {"citizen": "id.go.banyuwangikab.hub.Citizen",
+                                              "enrichment": "id.go.banyuwangikab.hub.Enrichment"}
+
+
+def test_named_union_branches_write_the_same_bytes_as_plain_fastavro():
+    plain = parse_schema(SCHEMA)
+    encoder = Encoder(7, SCHEMA)
+    events = list(village_requests(50, seed=5))
+    enriched = {"village_name": "Tamansuruh", "kecamatan_code": "35.10.14", "kecamatan_name": "Glagah",
+                "service_name": "KTP-el", "agency_name": "Dukcapil", "sla_working_days": 3, "fee_idr": 0,
+                "due_at": None, "warn_at": None, "citizen_ref": "ab"}
+    records = [e.to_avro() for e in events] + [{**e.to_avro(), "enrichment": enriched} for e in events]
+    assert any(isinstance(r["citizen"], dict) for r in records), "the branch hint must be exercised"
+    for record in records:
+        buffer = io.BytesIO()
+        schemaless_writer(buffer, plain, record)
+        assert encoder.body(record) == buffer.getvalue()
+        assert encoder(record) == encoder.frame(encoder.body(record)) == b"\x00\x00\x00\x00\x07" + buffer.getvalue()
+        assert record.get("citizen") is None or isinstance(record["citizen"], dict), "the caller's dict is untouched"
+
+
+def test_a_record_that_does_not_fit_its_named_branch_is_still_refused():
+    record = {**next(village_requests(1, seed=2)).to_avro(), "citizen": {"nik": 42}}
+    with pytest.raises((ValueError, TypeError)):
+        Encoder(1, SCHEMA)(record)

@@ -1,0 +1,74 @@
+"""The worker's output path on the real broker: records land, keyed like Kafka's default partitioner, and
+a record the broker refuses stops every later offset commit and crashes the worker."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
+
+from hub.streams.emit import DeliveryFailed, Emitter
+from hub.streams.router import Outgoing
+from hub.wire.partitioner import CachedPartitioner
+from hub.wire.topics import TopicSpec, ensure_topics
+
+
+class _Producer:
+    """Faust's producer as the Emitter sees it: the started aiokafka producer and a flush."""
+
+    def __init__(self, producer: AIOKafkaProducer):
+        self.producer = producer
+
+    def _ensure_producer(self) -> AIOKafkaProducer:
+        return self.producer
+
+    async def flush(self) -> None:
+        await self.producer.flush()
+
+
+class _App:
+    def __init__(self, producer: AIOKafkaProducer):
+        self.producer = _Producer(producer)
+        self.crashed: list[BaseException] = []
+
+    async def crash(self, reason: BaseException) -> None:
+        self.crashed.append(reason)
+
+
+async def test_records_arrive_on_the_default_partition_and_a_refused_one_blocks_the_commit(make_settings):
+    settings = make_settings()
+    small, ok = f"{settings.app_id}.small", f"{settings.app_id}.ok"
+    await ensure_topics(settings, [TopicSpec(ok, "test", 6, 1),
+                                   TopicSpec(small, "test", 1, 1, {"max.message.bytes": "2000"})])
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_list, acks="all", enable_idempotence=True,
+                                partitioner=CachedPartitioner(), max_request_size=1 << 20)
+    await producer.start()
+    app = _App(producer)
+    emitter = Emitter(app)  # type: ignore[arg-type]
+    try:
+        keys = [f"SK-{i:04d}".encode() for i in range(60)]
+        await emitter.send_all(Outgoing(ok, "test", k, b"v" + k, [("ce_id", k)]) for k in keys)
+        await app.producer.flush()  # what Faust calls before committing offsets: nothing failed
+        consumer = AIOKafkaConsumer(ok, bootstrap_servers=settings.bootstrap_list, auto_offset_reset="earliest")
+        await consumer.start()
+        try:
+            got: dict[bytes, int] = {}
+            while len(got) < len(keys):
+                for tp, records in (await consumer.getmany(timeout_ms=1000)).items():
+                    got.update({r.key: tp.partition for r in records})
+        finally:
+            await consumer.stop()
+        default = DefaultPartitioner()
+        assert got == {k: default(k, list(range(6)), list(range(6))) for k in keys}
+
+        await emitter.send(Outgoing(small, "test", b"SK-big", b"x" * 10_000, []))  # the broker refuses it
+        with pytest.raises(DeliveryFailed, match="not delivered"):
+            await app.producer.flush()
+        await asyncio.sleep(0.1)
+        assert len(app.crashed) == 1 and small in str(app.crashed[0])
+        with pytest.raises(DeliveryFailed):  # and nothing more is sent after it
+            await emitter.send(Outgoing(ok, "test", b"SK-after", b"v", []))
+    finally:
+        await producer.stop()
