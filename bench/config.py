@@ -35,7 +35,7 @@ class Config:
     growth_sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)
     growth_tracemalloc_max: int = 100_000        # above this size memory is taken from RSS (tracemalloc is slow)
     recovery_keys: int = 1_000_000              # pure changelog read, and the real requests table
-    table_recovery_keys: int = 300_000          # real requests table restart (1M: BENCH_TABLE_KEYS=1000000)
+    table_recovery_keys: int = 1_000_000        # real requests table restart (the 1M keys)
     recovery_timeout: float = 240.0
     recovered_latency_rate: int = 500
     experiment_events: int = 30_000              # at most, per variant (uvloop, producer linger/batch) ...

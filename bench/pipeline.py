@@ -359,13 +359,14 @@ def _settle(pid: int, limit: float = 60.0) -> float:
 
 
 def _recovery_progress(log_path: Path, keys: int) -> dict:
-    """From Faust's recovery log lines: when reading started and ended, the records/s, and the time a
-    1M-key table would take at that rate (reading is linear in the keys)."""
+    """From the worker's recovery log lines: the hub's prefill (records, seconds), when Faust's own reading
+    started and ended, the records/s, and the time a 1M-key table would take at that rate."""
     import re
     from datetime import datetime
 
     start = end = None
     remaining: list[tuple[datetime, int]] = []
+    prefill: dict = {}
     for line in log_path.read_text(errors="replace").splitlines():
         ts = re.search(r'"ts": "([^"]+)"', line) or re.match(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+)", line)
         if not ts:
@@ -380,7 +381,13 @@ def _recovery_progress(log_path: Path, keys: int) -> dict:
             end = when
         elif (m := re.search(r"total remaining=(\d+)", line)):
             remaining.append((when, int(m.group(1))))
+        elif (m := re.search(r"table requests: (\d+) changelog records of (\d+) partitions read in ([\d.]+)s", line)):
+            prefill = {"prefill_records": int(m.group(1)), "prefill_s": float(m.group(3))}
     out: dict = {}
+    if prefill:  # hub.streams.store.PrefilledMemoryStore read the changelog before Faust's recovery
+        out.update(prefill)
+        if prefill["prefill_s"] > 0:
+            out["prefill_records_per_s"] = round(prefill["prefill_records"] / prefill["prefill_s"])
     if start and end:
         secs = (end - start).total_seconds()
         out["changelog_read_s"] = round(secs, 1)

@@ -29,9 +29,9 @@ def minimise(event: RequestLifecycleEvent, allowed: frozenset[str]) -> RequestLi
     citizen = event.citizen
     if citizen is None:
         return event
-    kept = {name: value for name, value in citizen.model_dump().items()
-            if name in allowed and value is not None}
-    if kept == citizen.model_dump(exclude_none=True):
+    present = {name: value for name, value in citizen.model_dump().items() if value is not None}
+    kept = {name: value for name, value in present.items() if name in allowed}
+    if kept == present:
         return event
     new_citizen = citizen.model_copy(update={n: None for n in PII_FIELDS if n not in kept}) if kept else None
     return event.model_copy(update={"citizen": new_citizen})

@@ -315,7 +315,7 @@ class DeadlineIndex:
         self.bucket_seconds = bucket_seconds
         self._buckets: dict[int, set[Key]] = {}
         self._heap: list[int] = []
-        self._where: dict[Key, tuple[int, datetime]] = {}
+        self._where: dict[Key, datetime] = {}  # the bucket is derived from the instant (less memory per timer)
 
     def _bucket(self, at: datetime) -> int:
         if at.tzinfo is None or at.utcoffset() is None:
@@ -330,8 +330,7 @@ class DeadlineIndex:
 
     def get(self, request_id: str, kind: str) -> datetime | None:
         """The instant registered for (request_id, kind), if any."""
-        found = self._where.get((request_id, kind))
-        return found[1] if found else None
+        return self._where.get((request_id, kind))
 
     def add(self, request_id: str, kind: str, at: datetime) -> None:
         """Register (or move) the timer (request_id, kind) to `at`."""
@@ -343,7 +342,7 @@ class DeadlineIndex:
             bucket = self._buckets[b] = set()
             heapq.heappush(self._heap, b)
         bucket.add(key)
-        self._where[key] = (b, at)
+        self._where[key] = at
 
     def remove(self, request_id: str, kind: str) -> bool:
         """Forget a timer; True if it existed."""
@@ -351,10 +350,11 @@ class DeadlineIndex:
         found = self._where.pop(key, None)
         if found is None:
             return False
-        bucket = self._buckets[found[0]]
+        b = self._bucket(found)
+        bucket = self._buckets[b]
         bucket.discard(key)
         if not bucket:
-            del self._buckets[found[0]]  # its heap entry is dropped lazily
+            del self._buckets[b]  # its heap entry is dropped lazily
             if len(self._heap) > 2 * len(self._buckets) + 64:
                 self._heap = list(self._buckets)
                 heapq.heapify(self._heap)
@@ -374,9 +374,9 @@ class DeadlineIndex:
             if b < limit:
                 taken = list(bucket)
             else:  # the current bucket may hold timers later than now
-                taken = [k for k in bucket if self._where[k][1] <= now]
+                taken = [k for k in bucket if self._where[k] <= now]
             for key in taken:
-                out.append((key[0], key[1], self._where.pop(key)[1]))
+                out.append((key[0], key[1], self._where.pop(key)))
                 bucket.discard(key)
             if bucket:
                 break  # only the current bucket can be left non-empty
@@ -387,8 +387,7 @@ class DeadlineIndex:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly dict."""
-        entries = sorted((rid, kind, at.isoformat()) for (rid, kind), (_, at)
-                         in self._where.items())
+        entries = sorted((rid, kind, at.isoformat()) for (rid, kind), at in self._where.items())
         return {"bucket_seconds": self.bucket_seconds, "entries": [list(e) for e in entries]}
 
     @classmethod

@@ -14,6 +14,7 @@ timer fires twice (restart, rebalance, a stale index on another worker).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -29,6 +30,7 @@ LATE_COUNTS: frozenset[Status] = frozenset({Status.READY, Status.COMPLETED, Stat
 _MS = timedelta(milliseconds=1)
 
 
+@cache  # one string object per kind: the timer index holds it for every open request
 def timer_kind(stage: SlaStage, kind: SlaKind) -> str:
     return f"{stage.value}:{kind.value}"
 
