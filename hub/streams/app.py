@@ -5,9 +5,11 @@ touch): intake (lifecycle events from connectors), the internal SLA timer topic,
 topic. Per record it calls the pure engine (``hub.streams.engine`` / ``hub.streams.journey``), sends what
 the engine returns, then saves the table entry (changelog) and updates the local timer index.
 
-State: two tables, ``requests`` (key request id) and ``journeys`` (key parent request id), memory or
-RocksDB store (``HUB_TABLE_STORE``; ``hub.streams.store`` drops local RocksDB files a worker left after an
-unclean stop, so they are restored from the changelog), compacted changelogs. The SLA timer keeps a
+State: two tables, ``requests`` (key request id) and ``journeys`` (key parent request id), values the
+entries' compact JSON bytes, memory or RocksDB store (``HUB_TABLE_STORE``; ``hub.streams.store`` fills a
+memory table from its changelog before Faust's recovery, and drops local RocksDB files a worker left after
+an unclean stop, so they are restored from the changelog), compacted changelogs. Output records go
+straight to the producer (``hub.streams.emit``). The SLA timer keeps a
 DeadlineIndex of the partitions this worker owns, rebuilt from the tables when recovery completes after
 every rebalance; a due timer becomes a tick record on the timer topic, so the entry is only changed by the
 agent that owns it.

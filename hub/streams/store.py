@@ -51,12 +51,14 @@ from yarl import URL
 
 SCHEME = "hub-rocksdb"
 MEMORY_SCHEME = "hub-memory"
+PREFILL_STALL_SECONDS = 60.0  # no record at all for this long while reading a changelog: give up loudly
 log = logging.getLogger("hub.worker")
 _TOKEN = f"{os.getpid()}-{uuid.uuid4().hex}"  # this process; a pid alone may be reused after a restart
 
 
 def store_url(url: str) -> str:
-    """The faust store URL to use for ``settings.table_store``: ``rocksdb://`` becomes this store."""
+    """The faust store URL to use for ``settings.table_store``: ``memory://`` and ``rocksdb://`` become
+    the hub's stores above; any other URL is Faust's."""
     scheme = URL(url).scheme
     if scheme == "memory":
         faust.stores.STORES.aliases.setdefault(MEMORY_SCHEME, f"{__name__}:PrefilledMemoryStore")
@@ -115,8 +117,15 @@ class PrefilledMemoryStore(memory.Store):
             value_type, value_ser = self.table.value_type, self.table.value_serializer
             raw = value_ser == "raw"
             data, where, count = self.data, self._key_partition, 0
+            progress = time.monotonic()
             while todo:
                 batches = await consumer.getmany(*todo, timeout_ms=1000, max_records=20_000)
+                if batches:
+                    progress = time.monotonic()
+                elif time.monotonic() - progress > PREFILL_STALL_SECONDS:
+                    raise RuntimeError(f"table {self.table.name}: no changelog records for "
+                                       f"{PREFILL_STALL_SECONDS:.0f}s while reading "
+                                       f"{sorted((p.topic, p.partition) for p in todo)} up to {ends}")
                 for part, records in batches.items():
                     for r in records:
                         if r.offset >= ends[part]:
