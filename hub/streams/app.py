@@ -83,15 +83,8 @@ def create_app(settings: Settings) -> faust.App:
     codec = Codec(SchemaRegistry(settings.registry_url))
     agencies = catalogue.agencies()
     box: dict[str, Engine] = {}
-    channels: dict[str, faust.TopicT] = {}
     index = [sla.DeadlineIndex(settings.sla_index_bucket_seconds)]
     offset = timedelta(seconds=settings.sla_clock_offset_seconds)
-
-    def channel(name: str) -> faust.TopicT:
-        if name not in channels:
-            channels[name] = app.topic(name, key_serializer="raw", value_serializer="raw",
-                                       partitions=settings.topic_partitions)
-        return channels[name]
 
     # Values are the entries' compact JSON bytes (hub.streams.engine.pack): a few hundred bytes held per
     # open request instead of a tree of dicts, and no Faust (de)serialization on the hot path.
@@ -152,12 +145,20 @@ def create_app(settings: Settings) -> faust.App:
     @app.timer(interval=settings.sla_tick_seconds)
     async def sla_timer() -> None:
         now = datetime.now(UTC) + offset
-        for rid, kind, _at in index[0].due(now):
+        due = index[0].due(now)
+        for i, (rid, kind, _at) in enumerate(due):
             value = json.dumps({"id": rid, "kind": kind, "now": now.isoformat()}).encode()
             meta = ce.CloudEvent(f"tick/{rid}/{kind}/{now.isoformat()}", settings.source, TICK_TYPE, rid, now)
             headers = [(k, v) for k, v in ce.to_headers(meta) if k != "content-type"]
-            await channel(settings.topic_timer).send(key=rid.encode(), value=value,
-                                                     headers=[*headers, ("content-type", b"application/json")])
+            try:
+                await emitter.send(Outgoing(settings.topic_timer, "sla-timer", rid.encode(), value,
+                                            [*headers, ("content-type", b"application/json")]))
+            except KafkaError as exc:  # keep what is not sent yet: the next round tries again
+                for left in due[i:]:
+                    index[0].add(*left)
+                log.warning("SLA timer: cannot send ticks now (%r); %d due timers kept for the next round",
+                            exc, len(due) - i)
+                return
 
     @app.task
     async def _register_schemas() -> None:
