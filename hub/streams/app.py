@@ -217,7 +217,7 @@ def create_app(settings: Settings) -> faust.App:
                                                       message.headers, origin, stage)])
                     metrics.DEAD_LETTERS.labels(stage, reason_of(exc)).inc()
                     break
-            await _send_until_done(emitter, result.outs, message)
+            await emitter.send_patiently(result.outs, f"{message.topic}[{message.partition}]@{message.offset}")
             if result.entry is not None and table is not None and key is not None:
                 table[key] = pack(result.entry)
             for rid, kind in result.disarm:
@@ -228,25 +228,6 @@ def create_app(settings: Settings) -> faust.App:
             metrics.PROCESSING.labels(stage).observe(time.perf_counter() - started)
 
     return app
-
-
-async def _send_until_done(emitter: Emitter, outs: list[Outgoing], message) -> None:  # type: ignore[no-untyped-def]
-    """Send an event's records; a broker that cannot take them now (metadata, buffer full) is waited for.
-
-    A retry sends the event's records again from the first, with the same CloudEvents ids, so consumers
-    deduplicating by (ce_source, ce_id) see each once. A record the producer took but finally could not
-    deliver is not retried here: ``DeliveryFailed`` stops the worker (see ``hub.streams.emit``).
-    """
-    backoff = 0.5
-    while True:
-        try:
-            await emitter.send_all(outs)
-            return
-        except KafkaError as exc:
-            log.warning("cannot send the records of %s[%d]@%d yet, retrying in %.1fs: %r", message.topic,
-                        message.partition, message.offset, backoff, exc)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF)
 
 
 def _log_ids(message) -> dict[str, str]:  # type: ignore[no-untyped-def]

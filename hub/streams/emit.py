@@ -14,21 +14,28 @@ contract Faust's path gave:
   commit: the flush that precedes the commit raises ``DeliveryFailed`` naming the topic and the
   error, the commit does not happen, and the worker crashes so that it restarts from the last
   committed offset (nothing is lost; the engine drops the duplicates a re-read brings).
+* A broker that cannot take records right now (no metadata for the topic, buffer full: ``send`` raises
+  a ``KafkaError``) is waited for by ``send_patiently``, with back-off, resending the event's records
+  from the first with the same CloudEvents ids (consumers deduplicating by (ce_source, ce_id) see each
+  once).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import faust
+
+from aiokafka.errors import KafkaError
 
 from hub import metrics
 from hub.streams.router import Outgoing
 
 log = logging.getLogger("hub.worker")
+MAX_BACKOFF = 30.0
 
 
 class DeliveryFailed(RuntimeError):
@@ -91,3 +98,16 @@ class Emitter:
     async def send_all(self, outs: Iterable[Outgoing]) -> None:
         for out in outs:
             await self.send(out)
+
+    async def send_patiently(self, outs: Sequence[Outgoing], where: str) -> None:
+        """``send_all``, retried with back-off while the broker cannot take the records (``where``: the
+        input record they come from, for the log)."""
+        backoff = 0.5
+        while True:
+            try:
+                await self.send_all(outs)
+                return
+            except KafkaError as exc:
+                log.warning("cannot send the records of %s yet, retrying in %.1fs: %r", where, backoff, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)

@@ -55,9 +55,11 @@ async def test_records_arrive_on_the_default_partition_and_a_refused_one_blocks_
         await consumer.start()
         try:
             got: dict[bytes, int] = {}
-            while len(got) < len(keys):
+            for _ in range(30):
                 for tp, records in (await consumer.getmany(timeout_ms=1000)).items():
                     got.update({r.key: tp.partition for r in records})
+                if len(got) >= len(keys):
+                    break
         finally:
             await consumer.stop()
         default = DefaultPartitioner()
@@ -72,3 +74,34 @@ async def test_records_arrive_on_the_default_partition_and_a_refused_one_blocks_
             await emitter.send(Outgoing(ok, "test", b"SK-after", b"v", []))
     finally:
         await producer.stop()
+
+
+async def test_records_for_a_topic_not_there_yet_wait_and_then_arrive_once(make_settings):
+    settings = make_settings()
+    late = f"{settings.app_id}.late"
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_list, acks="all", enable_idempotence=True,
+                                request_timeout_ms=1000)  # how long a send waits for the topic's metadata
+    await producer.start()
+    emitter = Emitter(_App(producer))  # type: ignore[arg-type]
+    outs = [Outgoing(late, "test", b"SK-1", f"v{i}".encode(), [("ce_id", f"e{i}".encode())]) for i in range(3)]
+    try:
+        sending = asyncio.create_task(emitter.send_patiently(outs, "intake[0]@7"))
+        await asyncio.sleep(3)
+        assert not sending.done(), "the broker has no such topic (auto-create is off): the send must wait"
+        await ensure_topics(settings, [TopicSpec(late, "test", 1, 1)])
+        await asyncio.wait_for(sending, 60)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    consumer = AIOKafkaConsumer(late, bootstrap_servers=settings.bootstrap_list, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        got: list[bytes] = []
+        for _ in range(30):
+            for records in (await consumer.getmany(timeout_ms=1000)).values():
+                got += [r.value for r in records]
+            if len(got) >= 3:
+                break
+    finally:
+        await consumer.stop()
+    assert got == [b"v0", b"v1", b"v2"]
