@@ -49,14 +49,12 @@ class Emitter:
         self.app = app
         self.failed: BaseException | None = None
         self._producer: Any = None
-        self._guarded = False
         self._counted: dict[tuple[str, str], Any] = {}  # (topic, audience) -> its EVENTS_OUT child
 
     def _aiokafka(self) -> Any:
         if self._producer is None:
             producer = self.app.producer
-            if not self._guarded:
-                self._guard_flush(producer)
+            self._guard_flush(producer)
             self._producer = producer._ensure_producer()  # faust 0.15: the started AIOKafkaProducer
         return self._producer
 
@@ -68,7 +66,6 @@ class Emitter:
             self.raise_if_failed()
 
         producer.flush = flush_then_check
-        self._guarded = True
 
     def raise_if_failed(self) -> None:
         if self.failed is not None:

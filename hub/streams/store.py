@@ -44,10 +44,11 @@ from pathlib import Path
 from typing import Any
 
 import faust.stores
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.stores import memory, rocksdb
 from faust.types import TP
 from yarl import URL
+
+from hub.wire.tail import read_to_end
 
 SCHEME = "hub-rocksdb"
 MEMORY_SCHEME = "hub-memory"
@@ -100,54 +101,30 @@ class PrefilledMemoryStore(memory.Store):
 
     async def _prefill(self, tps: set[TP]) -> None:
         started = time.monotonic()
+        topic = self.table.changelog_topic.get_topic_name()
         servers = [f"{u.host}:{u.port or 9092}" for u in self.app.conf.broker_consumer]
-        consumer = AIOKafkaConsumer(bootstrap_servers=servers, group_id=None, enable_auto_commit=False,
-                                    client_id=f"{self.app.conf.id}-prefill", fetch_max_bytes=64 << 20,
-                                    max_partition_fetch_bytes=16 << 20)
-        await consumer.start()
-        try:
-            parts = [TopicPartition(tp.topic, tp.partition) for tp in tps]
-            consumer.assign(parts)
-            await consumer.seek_to_beginning(*parts)
-            ends = await consumer.end_offsets(parts)
-            todo = {p for p in parts if ends[p] > await consumer.position(p)}
-            loads_key = self.app.serializers.loads_key
-            key_type, key_ser = self.table.key_type, self.table.key_serializer
-            loads_value = self.app.serializers.loads_value
-            value_type, value_ser = self.table.value_type, self.table.value_serializer
-            raw = value_ser == "raw"
-            data, where, count = self.data, self._key_partition, 0
-            progress = time.monotonic()
-            while todo:
-                batches = await consumer.getmany(*todo, timeout_ms=1000, max_records=20_000)
-                if batches:
-                    progress = time.monotonic()
-                elif time.monotonic() - progress > PREFILL_STALL_SECONDS:
-                    raise RuntimeError(f"table {self.table.name}: no changelog records for "
-                                       f"{PREFILL_STALL_SECONDS:.0f}s while reading "
-                                       f"{sorted((p.topic, p.partition) for p in todo)} up to {ends}")
-                for part, records in batches.items():
-                    for r in records:
-                        if r.offset >= ends[part]:
-                            break
-                        key = self.table._to_key(loads_key(key_type, r.key, serializer=key_ser))
-                        if r.value is None:
-                            data.pop(key, None)
-                            where.pop(key, None)
-                        else:
-                            data[key] = r.value if raw else self.table._to_value(
-                                loads_value(value_type, r.value, serializer=value_ser))
-                            where[key] = part.partition
-                        count += 1
-                    if await consumer.position(part) >= ends[part]:
-                        todo.discard(part)
-            for tp in tps:
-                end = ends[TopicPartition(tp.topic, tp.partition)]
-                self._offsets[tp] = end - 1  # Faust's recovery reads from here + 1 (-1: nothing yet)
-            log.info("table %s: %d changelog records of %d partitions read in %.1fs before recovery",
-                     self.table.name, count, len(tps), time.monotonic() - started)
-        finally:
-            await consumer.stop()
+        loads_key, loads_value = self.app.serializers.loads_key, self.app.serializers.loads_value
+        key_type, key_ser = self.table.key_type, self.table.key_serializer
+        value_type, value_ser = self.table.value_type, self.table.value_serializer
+        raw = value_ser == "raw"
+        data, where, last, count = self.data, self._key_partition, {}, 0
+        async for r in read_to_end(servers, topic, only={tp.partition for tp in tps}, max_records=20_000,
+                                   stall_seconds=PREFILL_STALL_SECONDS, client_id=f"{self.app.conf.id}-prefill",
+                                   fetch_max_bytes=64 << 20, max_partition_fetch_bytes=16 << 20):
+            key = self.table._to_key(loads_key(key_type, r.key, serializer=key_ser))
+            if r.value is None:
+                data.pop(key, None)
+                where.pop(key, None)
+            else:
+                data[key] = r.value if raw else self.table._to_value(
+                    loads_value(value_type, r.value, serializer=value_ser))
+                where[key] = r.partition
+            last[r.partition] = r.offset
+            count += 1
+        for tp in tps:
+            self._offsets[tp] = last.get(tp.partition, -1)  # Faust's recovery reads from here + 1
+        log.info("table %s: %d changelog records of %d partitions read in %.1fs before recovery",
+                 self.table.name, count, len(tps), time.monotonic() - started)
 
 
 class CrashSafeRocksDBStore(rocksdb.Store):

@@ -30,23 +30,36 @@ async def partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartit
     return [TopicPartition(topic, p) for p in sorted(found)]
 
 
-async def read_to_end(bootstrap: list[str] | str, topic: str, *, max_records: int = 5000,
+async def read_to_end(bootstrap: list[str] | str, topic: str, *, only: Iterable[int] | None = None,
+                      max_records: int = 5000, stall_seconds: float = 60.0,
                       **consumer_options: object) -> AsyncIterator[ConsumerRecord]:
-    """Every record of ``topic`` from the beginning up to its end as it is now (no consumer group,
-    nothing committed), partition by partition in offset order within each."""
+    """Every record of ``topic`` (or of its partitions ``only``) from the beginning up to its end as it is
+    now (no consumer group, nothing committed), partition by partition in offset order within each.
+    Raises ``TimeoutError`` naming the partitions if no record comes for ``stall_seconds`` before the end."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
                                 auto_offset_reset="earliest", **consumer_options)
     await consumer.start()
     try:
         tps = await partitions(consumer, topic)
+        if only is not None:
+            wanted = set(only)
+            tps = [tp for tp in tps if tp.partition in wanted]
         if not tps:
             return
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
         pending = {tp for tp in tps if ends[tp] > 0}
+        loop = asyncio.get_running_loop()
+        progress = loop.time()
         while pending:
             batch = await consumer.getmany(*pending, timeout_ms=500, max_records=max_records)
+            if batch:
+                progress = loop.time()
+            elif loop.time() - progress > stall_seconds:
+                raise TimeoutError(f"no record from {sorted((tp.topic, tp.partition) for tp in pending)} for "
+                                   f"{stall_seconds:.0f}s before their end offsets "
+                                   f"{ {tp.partition: ends[tp] for tp in pending} }")
             for tp, messages in batch.items():
                 for message in messages:
                     if message.offset < ends[tp]:

@@ -18,8 +18,7 @@ def test_pack_is_compact_json_and_unpack_inverts_it():
 
 
 def test_entries_written_by_fausts_json_serializer_still_read():
-    assert unpack(faust_json.dumps(ENTRY).encode() if isinstance(faust_json.dumps(ENTRY), str)
-                  else faust_json.dumps(ENTRY)) == ENTRY
+    assert unpack(faust_json.dumps(ENTRY).encode()) == ENTRY
 
 
 def test_no_value_is_no_entry():
