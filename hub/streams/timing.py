@@ -14,8 +14,8 @@ timer fires twice (restart, rebalance, a stale index on another worker).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Literal
 
 from hub.core import sla
