@@ -66,6 +66,7 @@ def create_app(settings: Settings) -> faust.App:
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.bootstrap_list],
         store=store_url(settings.table_store),  # rocksdb:// -> rebuilt from the changelog after a crash
+        table_standby_replicas=settings.table_standby_replicas,
         processing_guarantee="at_least_once",
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.replication_factor,
