@@ -23,7 +23,6 @@ Three ways an agency integrates (pick per agency, they can be combined):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from types import MappingProxyType
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from hub.connectors.base import Follower, Publisher, Seen
+from hub.connectors.base import Follower, Loops, Publisher, Seen
 from hub.connectors.outbox import Forwarder, Outbox
 from hub.core import catalogue, lifecycle
 from hub.core.errors import ValidationError
@@ -141,8 +140,7 @@ class AgencyConnector:
         self.follower = (Follower(settings, settings.agency_topic(profile.agency),
                                   f"{settings.app_id}-connector-{profile.agency}", self._requests)
                          if follow else None)
-        self._stopping = asyncio.Event()
-        self._tasks: list[asyncio.Task] = []
+        self._loops = Loops()
 
     async def _requests(self, items: Seen) -> None:
         # Keep only what is needed to answer (no personal data on the connector's disk).
@@ -167,17 +165,11 @@ class AgencyConnector:
         return (await asyncio.to_thread(self.accept, [update]))[0]
 
     async def start(self) -> AgencyConnector:
-        self._tasks.append(asyncio.create_task(self.forwarder.run(self._stopping)))
-        if self.follower:
-            self._tasks.append(asyncio.create_task(self.follower.run(self._stopping)))
+        self._loops.start(self.forwarder, self.follower)
         return self
 
     async def stop(self) -> None:
-        self._stopping.set()
-        for task in self._tasks:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(task, timeout=30)
-        self._tasks.clear()
+        await self._loops.stop()
         self.outbox.close()
 
     async def __aenter__(self) -> AgencyConnector:

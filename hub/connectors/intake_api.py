@@ -18,7 +18,6 @@ villages it serves, so they work offline too and never copy a citizen's data bac
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import secrets
@@ -28,7 +27,7 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.connectors.base import Follower, Publisher, Seen
+from hub.connectors.base import Follower, Loops, Publisher, Seen
 from hub.connectors.outbox import Forwarder, Outbox
 from hub.connectors.village_desk import (SOURCE_SYSTEM, StatusIn, SubmitIn, build_status_update,
                                          build_submission, current_state, parse, source_of)
@@ -84,8 +83,7 @@ class DeskService:
                                                      request_timeout_ms=15_000))
         self.follower = (Follower(settings, settings.topic_feed, f"{settings.app_id}-{SOURCE_SYSTEM}-{node}",
                                   self._seen) if follow_feed else None)
-        self._stopping = asyncio.Event()
-        self._tasks: list[asyncio.Task] = []
+        self._loops = Loops()
 
     async def _seen(self, items: Seen) -> None:
         mine = [(e, s) for e, s in items if not self.regions_served or e.region_code in self.regions_served]
@@ -93,17 +91,11 @@ class DeskService:
             await asyncio.to_thread(self.outbox.record_seen, mine)
 
     async def start(self) -> None:
-        self._tasks.append(asyncio.create_task(self.forwarder.run(self._stopping)))
-        if self.follower:
-            self._tasks.append(asyncio.create_task(self.follower.run(self._stopping)))
+        self._loops.start(self.forwarder, self.follower)
 
     async def stop(self) -> None:
         """Stop following, send what can be sent, close (the rest stays in the outbox)."""
-        self._stopping.set()
-        for task in self._tasks:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(task, timeout=30)
-        self._tasks.clear()
+        await self._loops.stop()
 
     def submit(self, event: RequestLifecycleEvent) -> bool:
         """Commit to the outbox; False if it was already there."""
