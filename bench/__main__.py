@@ -32,7 +32,7 @@ def _versions() -> dict:
         except metadata.PackageNotFoundError:
             out[pkg] = None
     try:
-        from hub.devstack import versions
+        from hub.dev.stack import versions
 
         out.update(versions())
     except Exception:  # noqa: BLE001
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             R["growth"] = run.section("lifecycle state growth", growth_bench, cfg.growth_sizes,
                                       cfg.growth_tracemalloc_max)
         if only & {"pipeline", "raw", "recovery", "experiments", "profile"}:
-            from hub.devstack import LocalStack
+            from hub.dev.stack import LocalStack
 
             t0 = time.monotonic()
             stack = LocalStack(workdir / "stack")

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from hub.core.models import RequestLifecycleEvent
 from hub.settings import REPO_ROOT, Settings
-from hub.simulator import village_requests
+from hub.dev.simulator import village_requests
 from hub.wire import cloudevents as ce
 from hub.wire.codec import Codec, load_schema
 

@@ -1,7 +1,7 @@
 """The bench's publisher, run as its own process: ``python -m bench.loadgen '<json>'``.
 
-Builds ``n`` simulator events exactly as the village-desk connector does (hub.simulator.village_requests,
-registry-registered Encoder, CloudEvents headers: see hub.connectors.base.Publisher._record) before the
+Builds ``n`` simulator events exactly as the village-desk connector does (hub.dev.simulator.village_requests,
+registry-registered Encoder, CloudEvents headers: see hub.connectors.publisher.Publisher._record) before the
 clock starts, then sends them at ``rate`` events/s (0 = as fast as it can) with a producer configured
 like the connector's (idempotent, acks=all, linger 5 ms, 256 KiB batches). Before sending it writes the
 record keys, in order, to ``keys_file``; when done, the send time of each (wall ns, int64) to
@@ -24,7 +24,7 @@ async def main(args: dict) -> dict:
     from hub.connectors.village_desk import source_of
     from hub.core.models import RequestLifecycleEvent
     from hub.settings import REPO_ROOT
-    from hub.simulator import village_requests
+    from hub.dev.simulator import village_requests
     from hub.wire import cloudevents as ce
     from hub.wire.codec import Codec, load_schema
     from hub.wire.registry import SchemaRegistry

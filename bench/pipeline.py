@@ -15,8 +15,8 @@ from array import array
 from pathlib import Path
 
 from hub.core import catalogue
-from hub.devstack import LocalStack, free_port
-from hub.runner import WorkerProcess
+from hub.dev.stack import LocalStack, free_port
+from hub.dev.runner import WorkerProcess
 from hub.settings import REPO_ROOT, Settings
 from hub.wire.topics import ensure_topics, topic_specs
 
@@ -178,7 +178,7 @@ async def end_offsets(bootstrap: str, topics: list[str]) -> dict[str, int]:
 async def _warm_up(settings: Settings, n: int, seed: int) -> dict:
     """Real connector path: VillageDeskConnector.submit_many, then wait for every output."""
     from hub.connectors.village_desk import VillageDeskConnector
-    from hub.simulator import village_requests
+    from hub.dev.simulator import village_requests
 
     kinds = {settings.topic_feed: "feed", **{settings.agency_topic(a): "agency" for a in catalogue.agencies()}}
     sub = await Subscriber(settings.bootstrap_servers, kinds).start()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from hub.devstack import LocalStack
+from hub.dev.stack import LocalStack
 from hub.settings import REPO_ROOT
 
 from bench.config import Config

@@ -18,6 +18,8 @@ EVENTS_OUT = Counter("hub_events_out_total", "Records written, per topic and aud
 EVENTS_ROUTED = Counter("hub_events_routed_total", "Lifecycle events accepted, per source system, agency "
                         "and canonical status", ["source_system", "agency", "status"])
 DEAD_LETTERS = Counter("hub_dead_letters_total", "Records sent to the dead-letter topic", ["stage", "reason"])
+INTERNAL_ERRORS = Counter("hub_internal_errors_total", "Records that met a bug in the hub (dead-lettered with "
+                          "reason internal_error; the log has the traceback)", ["stage"])
 DUPLICATES = Counter("hub_duplicates_total", "Events dropped as duplicates (same source and id)", ["stage"])
 PROCESSING = Histogram("hub_processing_seconds", "Time to process one record, per stage", ["stage"],
                        buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0))

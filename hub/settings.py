@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_serializer, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,6 +20,14 @@ class Settings(BaseSettings):
     # Kafka: comma-separated bootstrap servers; never assume a single broker.
     bootstrap_servers: str = "127.0.0.1:9092"
     registry_url: str = "http://127.0.0.1:8080/apis/ccompat/v7"
+
+    # Kafka client security: one principal per process (hub.wire.clients builds every client from these).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: str = "SCRAM-SHA-512"
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = None
+    kafka_ca_file: Path | None = Field(None, description="PEM file of the CA that signed the brokers' "
+                                       "certificates (unset: the system trust store)")
 
     # Topic layout. Partitions and replication are cluster configuration, not code.
     topic_partitions: int = Field(6, ge=1)
@@ -78,9 +87,14 @@ class Settings(BaseSettings):
     def _empty_key(cls, value: object) -> object:
         return None if value in ("", None) else value
 
-    @field_serializer("citizen_ref_key")
+    @field_validator("kafka_password", "kafka_username", "kafka_ca_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_serializer("citizen_ref_key", "kafka_password")
     def _reveal_key(self, value: SecretStr | str | None) -> str:
-        # Dumped in clear so ``to_env`` hands the real key to a child worker; repr/str stay masked.
+        # Dumped in clear so ``to_env`` hands the real secret to a child process; repr/str stay masked.
         if value is None:
             return ""
         return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
@@ -105,7 +119,8 @@ class Settings(BaseSettings):
 
     def to_env(self) -> dict[str, str]:
         """These settings as ``HUB_*`` variables, for a child process."""
-        return {f"HUB_{name.upper()}": str(value) for name, value in self.model_dump().items()}
+        return {f"HUB_{name.upper()}": "" if value is None else str(value)
+                for name, value in self.model_dump().items()}
 
     def agency_topic(self, agency: str) -> str:
         return self.topic_agency_template.format(agency=agency)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from hub.devstack import LocalStack
-from hub.runner import WorkerProcess
+from hub.dev.stack import LocalStack
+from hub.dev.runner import WorkerProcess
 from hub.settings import Settings
 
 _counter = itertools.count()

@@ -32,7 +32,9 @@ from types import MappingProxyType
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from hub.connectors.base import Follower, Loops, Publisher, Seen
+from hub.connectors.follower import Follower, Seen
+from hub.connectors.loops import Loops
+from hub.connectors.publisher import Publisher
 from hub.connectors.outbox import Forwarder, Outbox
 from hub.core import catalogue, lifecycle
 from hub.core.errors import ValidationError

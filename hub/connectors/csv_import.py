@@ -7,7 +7,7 @@ occurred_at (ISO 8601 with offset, optional), note``.
 ``parse_rows`` is pure: good rows become events, bad rows become ``RowError``s (line, field, reason),
 every problem of a row at once. ``import_file`` commits the good rows to the durable outbox (in
 transactions of ``batch`` rows; re-importing a file is harmless: stable event ids), shows a progress bar and writes the
-error report; ``hub.connectors.cli`` forwards the outbox when the hub is reachable.
+error report; ``hub.cli.connectors`` forwards the outbox when the hub is reachable.
 """
 
 from __future__ import annotations

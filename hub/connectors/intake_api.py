@@ -27,7 +27,9 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.connectors.base import Follower, Loops, Publisher, Seen
+from hub.connectors.follower import Follower, Seen
+from hub.connectors.loops import Loops
+from hub.connectors.publisher import Publisher
 from hub.connectors.outbox import Forwarder, Outbox
 from hub.connectors.village_desk import (SOURCE_SYSTEM, StatusIn, SubmitIn, build_status_update,
                                          build_submission, current_state, parse, source_of)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hub import metrics
-from hub.connectors.base import Publisher
+from hub.connectors.publisher import Publisher
 from hub.core.models import RequestLifecycleEvent
 from hub.wire import cloudevents as ce
 

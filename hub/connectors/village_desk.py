@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
 
-from hub.connectors.base import Publisher
+from hub.connectors.publisher import Publisher
 from hub.core import catalogue, lifecycle, validation
 from hub.core.admission import admit
 from hub.core.errors import ValidationError, ValidationErrors

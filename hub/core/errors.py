@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from hub.errors import ContentError
 
-class ValidationError(ValueError):
-    """One refused value: ``str(e) == f"{field}: {reason}"``."""
+
+class ValidationError(ContentError):
+    """One refused value: ``str(e) == f"{field}: {reason}"`` (``reason``: human text; the class's
+    ``reason_code`` is the stable code)."""
 
     field: str
     reason: str
@@ -29,7 +32,7 @@ class ValidationError(ValueError):
         return {"field": self.field, "reason": self.reason}
 
 
-class ValidationErrors(ValueError):
+class ValidationErrors(ContentError):
     """Several refused values reported at once; ``str`` joins them with ``"; "``."""
 
     errors: list[ValidationError]

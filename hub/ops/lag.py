@@ -11,6 +11,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Iterable
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -23,19 +24,18 @@ log = logging.getLogger("hub.ops.lag")
 class LagReader:
     """Reads a consumer group's lag; keep one open and call ``read`` repeatedly."""
 
-    def __init__(self, bootstrap: list[str], group: str, topics: Iterable[str]):
-        self.bootstrap = bootstrap
+    def __init__(self, kafka: dict[str, Any], group: str, topics: Iterable[str]):
+        self.kafka = kafka  # client options (hub.wire.clients.kafka_options)
         self.group = group
         self.topics = list(topics)
         self._admin: AIOKafkaAdminClient | None = None
         self._consumer: AIOKafkaConsumer | None = None
 
     async def start(self) -> LagReader:
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=10_000,
-                                          client_id="hub-lag-poller")
+        self._admin = AIOKafkaAdminClient(request_timeout_ms=10_000, client_id="hub-lag-poller", **self.kafka)
         await self._admin.start()
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
-                                          enable_auto_commit=False, client_id="hub-lag-poller")
+        self._consumer = AIOKafkaConsumer(group_id=None, enable_auto_commit=False, client_id="hub-lag-poller",
+                                          **self.kafka)
         await self._consumer.start()
         return self
 
@@ -77,9 +77,9 @@ class LagReader:
         return lag
 
 
-async def read_lag(bootstrap: list[str], group: str, topics: Iterable[str]) -> dict[tuple[str, int], int]:
+async def read_lag(kafka: dict[str, Any], group: str, topics: Iterable[str]) -> dict[tuple[str, int], int]:
     """One-off lag reading (tests, ``hub status``)."""
-    reader = await LagReader(bootstrap, group, topics).start()
+    reader = await LagReader(kafka, group, topics).start()
     try:
         return await reader.read()
     finally:
@@ -89,8 +89,8 @@ async def read_lag(bootstrap: list[str], group: str, topics: Iterable[str]) -> d
 class LagPoller:
     """A daemon thread with its own event loop that refreshes ``hub_consumer_lag`` every ``interval`` s."""
 
-    def __init__(self, bootstrap: list[str], group: str, topics: Iterable[str], interval: float = 10.0):
-        self.reader = LagReader(bootstrap, group, topics)
+    def __init__(self, kafka: dict[str, Any], group: str, topics: Iterable[str], interval: float = 10.0):
+        self.reader = LagReader(kafka, group, topics)
         self.interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._main, name="hub-lag-poller", daemon=True)

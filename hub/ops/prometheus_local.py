@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import yaml
 
-from hub.devstack import StackError, free_port, stack_home
+from hub.dev.stack import StackError, free_port, stack_home
 
 PACKAGE = "prometheus"  # Debian bookworm: prometheus 2.42, promtool in the same package
 

@@ -4,7 +4,7 @@
 - JSON logs on stderr (``hub.ops.logs``),
 - one HTTP server on ``settings.metrics_port`` with ``/metrics``, ``/healthz`` and ``/readyz``
   (port 0 = no server: logs and lag poller only),
-- for role ``"worker"``: the consumer-lag poller of group ``settings.app_id`` on ``settings.topic_intake``.
+- for role ``"worker"``: the consumer-lag poller of group ``settings.app_id`` on the intake topics.
 
 ``mark_ready(True)`` when the process can do its work (a worker: partitions assigned), ``mark_ready(False)``
 when it cannot (revoked, shutting down). A worker starts not ready; other roles start ready.
@@ -23,6 +23,8 @@ from hub.ops import logs
 from hub.ops.http import Check, OpsApp, OpsServer
 from hub.ops.lag import LagPoller
 from hub.settings import Settings
+from hub.wire.clients import kafka_options
+from hub.wire.topics import intake_topics
 
 log = logging.getLogger("hub.ops")
 
@@ -79,7 +81,7 @@ def start_services(settings: Settings, role: str, *, log_level: str | int = "inf
         server = OpsServer(app, settings.metrics_port).start() if settings.metrics_port else None
         poller = None
         if role == "worker":
-            poller = LagPoller(settings.bootstrap_list, settings.app_id, [settings.topic_intake],
+            poller = LagPoller(kafka_options(settings), settings.app_id, intake_topics(settings),
                                interval=lag_interval).start()
         _services = Services(role, app, server, poller)
         log.info("ops services up: role=%s metrics/healthz/readyz port=%s lag poller=%s", role,

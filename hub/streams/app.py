@@ -36,6 +36,7 @@ from hub.core import catalogue, sla
 from hub.core.journeys import JourneyState
 from hub.core.lifecycle import TERMINAL, Status
 from hub.core.records import SlaStage
+from hub.errors import BadTick
 from hub.settings import Settings
 from hub.streams import journey as journeys
 from hub.streams import timing
@@ -45,9 +46,11 @@ from hub.streams.offsets import guard
 from hub.streams.router import STAGE, Outgoing, dead_letter
 from hub.streams.store import store_url
 from hub.wire import cloudevents as ce
-from hub.wire.deadletter import Origin, reason_of
-from hub.wire.registry import RegistryError, SchemaRegistry
+from hub.wire.deadletter import Origin, is_bad_record, reason_of
+from hub.wire.clients import faust_options, registry
+from hub.wire.registry import RegistryError
 from hub.wire.codec import Codec
+from hub.wire.topics import intake_topics
 from hub.wire.partitioner import CachedPartitioner
 
 log = logging.getLogger("hub.worker")
@@ -57,14 +60,10 @@ MAX_BACKOFF = 30.0
 TICK_TYPE = "id.go.banyuwangikab.hub.sla.tick"
 
 
-class BadTick(ValueError):
-    reason = "bad_tick"
-
-
 def create_app(settings: Settings) -> faust.App:
     app = guard(faust.App(
         settings.app_id,
-        broker=[f"kafka://{server}" for server in settings.bootstrap_list],
+        **faust_options(settings),  # broker list and credentials (hub.wire.clients)
         store=store_url(settings.table_store),  # rocksdb:// -> rebuilt from the changelog after a crash
         table_standby_replicas=settings.table_standby_replicas,
         processing_guarantee="at_least_once",
@@ -81,7 +80,7 @@ def create_app(settings: Settings) -> faust.App:
     ))  # guard: a group without commits re-reads from the start after a seek (hub.streams.offsets)
     if settings.citizen_ref_key is None:
         log.warning("HUB_CITIZEN_REF_KEY is not set: events carry no pseudonymous citizen_ref")
-    codec = Codec(SchemaRegistry(settings.registry_url))
+    codec = Codec(registry(settings))
     agencies = catalogue.agencies()
     box: dict[str, Engine] = {}
     index = [sla.DeadlineIndex(settings.sla_index_bucket_seconds)]
@@ -91,7 +90,8 @@ def create_app(settings: Settings) -> faust.App:
     # open request instead of a tree of dicts, and no Faust (de)serialization on the hot path.
     requests = app.Table("requests", default=None, value_type=bytes, partitions=settings.topic_partitions)
     journey_table = app.Table("journeys", default=None, value_type=bytes, partitions=settings.topic_partitions)
-    inputs = app.topic(settings.topic_intake, settings.topic_timer, settings.topic_journey,
+    intake = frozenset(intake_topics(settings))
+    inputs = app.topic(*sorted(intake), settings.topic_timer, settings.topic_journey,
                        key_serializer="raw", value_serializer="raw", partitions=settings.topic_partitions)
 
     emitter = Emitter(app)  # the agent's records go straight to the producer (hub.streams.emit)
@@ -99,7 +99,7 @@ def create_app(settings: Settings) -> faust.App:
     # ------------------------------------------------------------------ timer index -------------
     def rebuild_index() -> None:
         """Timers of every open request and journey in the partitions this worker owns (after recovery)."""
-        owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.topic_intake}
+        owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic in intake}
         fresh = sla.DeadlineIndex(settings.sla_index_bucket_seconds)
         open_requests: Counter[tuple[str, str]] = Counter()
         # Millions of long-lived objects are built here: cyclic GC passes over a growing heap would
@@ -170,7 +170,7 @@ def create_app(settings: Settings) -> faust.App:
     def handle(engine: Engine, message) -> tuple[Result, faust.Table | None, str | None]:  # type: ignore[no-untyped-def]
         key = message.key.decode("utf-8", "replace") if message.key else None
         origin = Origin(message.topic, message.partition, message.offset)
-        if message.topic == settings.topic_intake:
+        if message.topic in intake:
             entry = unpack(requests.get(key)) if key else None
             return engine.on_intake(entry, message.key, message.value, message.headers, origin,
                                     message.partition), requests, key
@@ -212,8 +212,13 @@ def create_app(settings: Settings) -> faust.App:
                     backoff = min(backoff * 2, MAX_BACKOFF)
                 except Exception as exc:  # one bad record must never stop the stream
                     origin = Origin(message.topic, message.partition, message.offset)
-                    log.warning("dead letter %s[%d]@%d: %s: %s", origin.topic, origin.partition,
-                                origin.offset, reason_of(exc), exc, extra=_log_ids(message))
+                    if is_bad_record(exc):
+                        log.warning("dead letter %s[%d]@%d: %s: %s", origin.topic, origin.partition,
+                                    origin.offset, reason_of(exc), exc, extra=_log_ids(message))
+                    else:  # a bug, not a bad record: counted apart, logged with its traceback, kept
+                        metrics.INTERNAL_ERRORS.labels(stage).inc()
+                        log.exception("internal error on %s[%d]@%d (dead-lettered as internal_error)",
+                                      origin.topic, origin.partition, origin.offset, extra=_log_ids(message))
                     result = Result(outs=[dead_letter(settings, exc, message.key, message.value,
                                                       message.headers, origin, stage)])
                     metrics.DEAD_LETTERS.labels(stage, reason_of(exc)).inc()

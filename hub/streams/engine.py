@@ -36,6 +36,7 @@ from hub.core.catalogue import Service
 from hub.core.enrichment import citizen_ref, enrich
 from hub.core.lifecycle import TERMINAL, RequestState, Status, Transition, apply
 from hub.core.models import RequestLifecycleEvent
+from hub.errors import Conflict, IllegalTransition
 from hub.core.records import AuditDelivery, AuditEntry, CitizenNotice, SlaKind, SlaStage
 from hub.core.routing import CITIZEN, fan_out, minimise, purpose
 from hub.settings import Settings
@@ -44,14 +45,6 @@ from hub.streams.router import Outgoing, read_event
 from hub.wire import cloudevents as ce
 from hub.wire.codec import Codec, Encoder, load_schema
 from hub.wire.deadletter import Origin
-
-
-class IllegalTransition(ValueError):
-    reason = "illegal_transition"
-
-
-class Conflict(ValueError):
-    reason = "conflict"
 
 
 Entry = dict[str, Any]

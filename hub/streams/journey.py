@@ -15,15 +15,12 @@ from typing import Any
 
 from hub.core import notices
 from hub.core.journeys import ChildView, JourneyState, apply_child, journey
+from hub.errors import UnknownJourney
 from hub.core.records import CitizenNotice, SlaKind, SlaStage
 from hub.streams import timing
 from hub.streams.engine import Engine, Entry, Result
 from hub.streams.router import read_event
 from hub.wire import cloudevents as ce
-
-
-class UnknownJourney(ValueError):
-    reason = "unknown_journey"
 
 
 def _subject(state: JourneyState) -> timing.Subject:

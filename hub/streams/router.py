@@ -14,18 +14,13 @@ from dataclasses import dataclass
 from hub.core.models import RequestLifecycleEvent
 from hub.settings import Settings
 from hub.wire import cloudevents as ce
-from hub.wire.codec import Codec, DecodeError
+from hub.errors import KeyMismatch, WrongRecord
+from hub.wire.codec import Codec
 from hub.wire.deadletter import Origin, dead_letter_headers
 
 STAGE = "lifecycle"
 
 
-class WrongRecord(DecodeError):
-    reason = "unexpected_record"
-
-
-class KeyMismatch(DecodeError):
-    reason = "key_mismatch"
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,7 @@ from faust.stores import memory, rocksdb
 from faust.types import TP
 from yarl import URL
 
+from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 from hub.wire.tail import read_to_end
 
 SCHEME = "hub-rocksdb"
@@ -103,12 +104,16 @@ class PrefilledMemoryStore(memory.Store):
         started = time.monotonic()
         topic = self.table.changelog_topic.get_topic_name()
         servers = [f"{u.host}:{u.port or 9092}" for u in self.app.conf.broker_consumer]
+        # The app's own credentials, turned into aiokafka arguments the way Faust's driver does it
+        # (faust/transport/drivers/aiokafka.py credentials_to_aiokafka_auth).
+        kafka = {"bootstrap_servers": servers,
+                 **credentials_to_aiokafka_auth(self.app.conf.broker_credentials, self.app.conf.ssl_context)}
         loads_key, loads_value = self.app.serializers.loads_key, self.app.serializers.loads_value
         key_type, key_ser = self.table.key_type, self.table.key_serializer
         value_type, value_ser = self.table.value_type, self.table.value_serializer
         raw = value_ser == "raw"
         data, where, last, count = self.data, self._key_partition, {}, 0
-        async for r in read_to_end(servers, topic, only={tp.partition for tp in tps}, max_records=20_000,
+        async for r in read_to_end(kafka, topic, only={tp.partition for tp in tps}, max_records=20_000,
                                    stall_seconds=PREFILL_STALL_SECONDS, client_id=f"{self.app.conf.id}-prefill",
                                    fetch_max_bytes=64 << 20, max_partition_fetch_bytes=16 << 20):
             key = self.table._to_key(loads_key(key_type, r.key, serializer=key_ser))

@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import click
 import yaml
 
 import hub
@@ -196,20 +195,3 @@ def document(settings: Settings) -> dict[str, Any]:
 def render(settings: Settings) -> str:
     """The document as YAML (stable: same settings and schemas, same text)."""
     return yaml.safe_dump(document(settings), sort_keys=False, allow_unicode=True, width=110)
-
-
-@click.command("asyncapi")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="write here instead of printing (the committed copy is docs/asyncapi.yaml)")
-@click.option("--from-env", is_flag=True, help="use HUB_* settings instead of the defaults")
-def asyncapi(output: Path | None, from_env: bool) -> None:
-    """Print or write the AsyncAPI 3.0 document of the hub's topics and schemas."""
-    from hub.settings import get_settings
-
-    text = render(get_settings() if from_env else default_settings())
-    if output is None:
-        click.echo(text, nl=False)
-    else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
-        click.echo(f"wrote {output}")

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Iterable, Sequence
 
+from hub import errors
+
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/avro"
 TYPE_PREFIX = "id.go.banyuwangikab.hub."
@@ -67,8 +69,7 @@ def to_headers(event: CloudEvent, extra: Iterable[tuple[str, bytes]] = ()) -> He
     return headers
 
 
-class MissingHeader(ValueError):
-    reason = "missing_cloudevents_header"
+MissingHeader = errors.MissingHeader  # a record without a required ce_* header (hub.errors)
 
 
 def header_map(headers: Sequence[tuple[str, bytes]] | None) -> dict[str, str]:

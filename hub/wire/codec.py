@@ -23,26 +23,14 @@ from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
 from hub.wire.registry import SchemaNotFound, SchemaRegistry
 
+from hub.errors import DecodeError, MalformedAvro, NotConfluentFramed, UnknownSchemaId
+
 MAGIC = 0
 HEADER = struct.Struct(">BI")
 
 
-class DecodeError(ValueError):
-    """A record could not be decoded; ``reason`` is a short stable code for dead-letter headers."""
-
-    reason = "decode_error"
-
-
-class NotConfluentFramed(DecodeError):
-    reason = "bad_framing"
-
-
-class UnknownSchemaId(DecodeError):
-    reason = "unknown_schema_id"
-
-
-class MalformedAvro(DecodeError):
-    reason = "malformed_avro"
+# The decode errors live in the one error tree (hub.errors); re-exported here for the codec's callers.
+__all__ = ["DecodeError", "NotConfluentFramed", "UnknownSchemaId", "MalformedAvro"]
 
 
 def subject_for(topic: str, record_name: str) -> str:

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import pydantic
 
-from hub.core.errors import ValidationError, ValidationErrors
+from hub.errors import INTERNAL_ERROR, RecordError, SchemaMismatch
 
 MAX_MESSAGE = 2000
 PREFIX = "dlq_"
@@ -27,12 +27,21 @@ class Origin:
 
 
 def reason_of(exc: BaseException) -> str:
-    """Stable reason code for an exception, for filtering and metrics (bounded label values)."""
-    if isinstance(exc, (ValidationError, ValidationErrors)):
-        return "invalid_content"
+    """Stable reason code for an exception (closed set ``hub.errors.REASON_CODES``: bounded label values).
+
+    A ``RecordError`` carries its own; pydantic's refusal of a decoded record is ``schema_mismatch``;
+    anything else is a bug in the hub, ``internal_error``.
+    """
+    if isinstance(exc, RecordError):
+        return exc.reason_code
     if isinstance(exc, pydantic.ValidationError):
-        return "schema_mismatch"
-    return getattr(exc, "reason", None) or "processing_error"
+        return SchemaMismatch.reason_code
+    return INTERNAL_ERROR
+
+
+def is_bad_record(exc: BaseException) -> bool:
+    """True when the record is at fault (dead-letter it); False for a bug in the hub."""
+    return isinstance(exc, (RecordError, pydantic.ValidationError))
 
 
 def describe(exc: BaseException) -> str:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from hub.settings import Settings
+from hub.wire.clients import kafka_options
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,14 +32,15 @@ async def partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartit
     return [TopicPartition(topic, p) for p in sorted(found)]
 
 
-async def read_to_end(bootstrap: list[str] | str, topic: str, *, only: Iterable[int] | None = None,
+async def read_to_end(kafka: dict[str, Any], topic: str, *, only: Iterable[int] | None = None,
                       max_records: int = 5000, stall_seconds: float = 60.0,
                       **consumer_options: object) -> AsyncIterator[ConsumerRecord]:
     """Every record of ``topic`` (or of its partitions ``only``) from the beginning up to its end as it is
     now (no consumer group, nothing committed), partition by partition in offset order within each.
-    Raises ``TimeoutError`` naming the partitions if no record comes for ``stall_seconds`` before the end."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
-                                auto_offset_reset="earliest", **consumer_options)
+    Raises ``TimeoutError`` naming the partitions if no record comes for ``stall_seconds`` before the end.
+    ``kafka``: the client options (``hub.wire.clients.kafka_options``)."""
+    consumer = AIOKafkaConsumer(enable_auto_commit=False, group_id=None, auto_offset_reset="earliest",
+                                **kafka, **consumer_options)
     await consumer.start()
     try:
         tps = await partitions(consumer, topic)
@@ -75,8 +78,8 @@ async def collect(settings: Settings, topics: Iterable[str], *, until: Callable[
                   timeout: float = 60.0) -> list[Record]:
     """Read every partition of ``topics`` from the beginning (no consumer group, nothing committed)
     until ``until(records)`` is true or ``timeout`` seconds pass; returns what was read."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_list, enable_auto_commit=False,
-                                group_id=None, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(enable_auto_commit=False, group_id=None, auto_offset_reset="earliest",
+                                **kafka_options(settings))
     await consumer.start()
     records: list[Record] = []
     try:

@@ -16,6 +16,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from hub.core import catalogue
 from hub.settings import Settings
+from hub.wire.clients import kafka_options
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +75,14 @@ def topic_specs(settings: Settings, agencies: Iterable[str] | None = None) -> li
     return specs
 
 
+def intake_topics(settings: Settings) -> list[str]:
+    """Every topic the worker reads intake events from (the worker subscribes to exactly these)."""
+    return [settings.topic_intake]
+
+
 async def ensure_topics(settings: Settings, specs: list[TopicSpec], *, timeout: float = 30.0) -> list[str]:
     """Create the topics that do not exist yet; returns the names created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_list, request_timeout_ms=10_000)
+    admin = AIOKafkaAdminClient(request_timeout_ms=10_000, **kafka_options(settings))
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         try:

@@ -8,7 +8,7 @@ import struct
 import pytest
 
 from hub.core.models import RequestLifecycleEvent
-from hub.simulator import village_requests
+from hub.dev.simulator import village_requests
 from hub.wire.codec import Codec, UnknownSchemaId, load_schema, subject_for
 from hub.wire.registry import SchemaRegistry
 

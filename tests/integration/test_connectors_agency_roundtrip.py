@@ -22,12 +22,12 @@ from aiohttp import web
 
 from hub.connectors import bpjs, dukcapil, pln, pudam
 from hub.connectors.agency import AgencyConnector, NativeUpdate
-from hub.connectors.base import Publisher
+from hub.connectors.publisher import Publisher
 from hub.connectors.sql_outbox import SqlOutboxPoller
 from hub.connectors.webhook import create_app, generate_secret, sign
 from hub.core.models import RequestLifecycleEvent
-from hub.devstack import free_port, stack_home
-from hub.simulator import village_requests
+from hub.dev.stack import free_port, stack_home
+from hub.dev.simulator import village_requests
 from hub.wire.codec import Codec
 from hub.wire.registry import SchemaRegistry
 from hub.wire.tail import collect

@@ -10,12 +10,12 @@ from datetime import datetime, timedelta
 import httpx
 from aiohttp import web
 
-from hub.connectors.base import Publisher
+from hub.connectors.publisher import Publisher
 from hub.connectors.intake_api import DeskService, DeskTokens, create_app
 from hub.connectors.outbox import Outbox
 from hub.core.lifecycle import Status
 from hub.core.validation import make_kk, make_nik
-from hub.devstack import free_port
+from hub.dev.stack import free_port
 from hub.wire.tail import collect
 from hub.wire.topics import TopicSpec, ensure_topics
 

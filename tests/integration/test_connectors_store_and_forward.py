@@ -14,10 +14,10 @@ import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
 
-from hub.connectors.base import Publisher
+from hub.connectors.publisher import Publisher
 from hub.connectors.outbox import Forwarder, Outbox
-from hub.devstack import KAFKA_JAVA, _terminate, find_java
-from hub.simulator import schedule
+from hub.dev.stack import KAFKA_JAVA, _terminate, find_java
+from hub.dev.simulator import schedule
 from hub.wire.tail import collect
 from hub.wire.topics import TopicSpec, ensure_topics
 
@@ -126,7 +126,7 @@ async def test_a_connector_killed_mid_send_loses_nothing(make_settings, tmp_path
     with Outbox(path) as box:
         box.enqueue(traffic)
     env = {**os.environ, **settings.to_env()}
-    cmd = [sys.executable, "-c", "from hub.connectors.cli import forward; forward()", "--outbox", str(path),
+    cmd = [sys.executable, "-c", "from hub.cli.connectors import forward; forward()", "--outbox", str(path),
            "--chunk", "10", "--until-empty"]
     log = open(tmp_path / "forward.log", "ab")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)

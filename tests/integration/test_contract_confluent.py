@@ -13,7 +13,7 @@ from confluent_kafka.serialization import StringDeserializer
 from hub.connectors.village_desk import VillageDeskConnector
 from hub.core import catalogue
 from hub.core.models import RequestLifecycleEvent
-from hub.simulator import village_requests
+from hub.dev.simulator import village_requests
 from hub.wire.topics import ensure_topics, topic_specs
 
 N = 24

@@ -10,9 +10,9 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
+from hub.cli import schemas as cli_schemas
 from hub.core.models import RequestLifecycleEvent
-from hub.simulator import village_requests
-from hub.wire import governance
+from hub.dev.simulator import village_requests
 from hub.wire.codec import Codec, load_schema, subject_for
 from hub.wire.governance import LEVEL, check, register_all, subjects
 from hub.wire.registry import RegistryError, SchemaRegistry
@@ -106,14 +106,14 @@ def test_evolution_is_gated_by_field(make_settings, tmp_path):
 def test_cli_check_fails_naming_the_field(make_settings, tmp_path, monkeypatch):
     shutil.copy(make_settings().schemas_dir / f"{NAME}.avsc", tmp_path)
     settings = make_settings(schemas_dir=tmp_path)
-    monkeypatch.setattr(governance, "_settings", lambda: settings)
+    monkeypatch.setattr(cli_schemas, "_settings", lambda: settings)
     runner = CliRunner()
-    registered = runner.invoke(governance.schemas, ["register"])
+    registered = runner.invoke(cli_schemas.schemas, ["register"])
     assert registered.exit_code == 0, registered.output
-    assert runner.invoke(governance.schemas, ["check"]).exit_code == 0
+    assert runner.invoke(cli_schemas.schemas, ["check"]).exit_code == 0
     broken = copy.deepcopy(load_schema(tmp_path, NAME))
     next(f for f in broken["fields"] if f["name"] == "region_code")["type"] = "int"
     _write(tmp_path, broken)
-    failed = runner.invoke(governance.schemas, ["check"])
+    failed = runner.invoke(cli_schemas.schemas, ["check"])
     assert failed.exit_code == 1
     assert "RequestLifecycleEvent.region_code: type changed from string to int" in failed.output

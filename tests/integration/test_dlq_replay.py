@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaProducer
 
-from hub.dlq import read_dead_letters, replay
+from hub.ops.dlq import read_dead_letters, replay
 from hub.wire import cloudevents as ce
 from hub.wire.tail import collect
 from hub.wire.topics import ensure_topics, topic_specs

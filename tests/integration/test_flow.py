@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
 
-from hub.connectors.base import Publisher
+from hub.connectors.publisher import Publisher
 from hub.connectors.village_desk import VillageDeskConnector
 from hub.core import catalogue
 from hub.core.models import RequestLifecycleEvent
-from hub.simulator import village_requests
+from hub.dev.simulator import village_requests
 from hub.wire import cloudevents as ce
 from hub.wire.codec import Codec
 from hub.wire.registry import SchemaRegistry

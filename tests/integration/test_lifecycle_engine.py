@@ -10,13 +10,13 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from hub.connectors.base import Publisher
+from hub.connectors.publisher import Publisher
 from hub.core import sla
 from hub.core.lifecycle import Status
 from hub.core.models import RequestLifecycleEvent
-from hub.runner import WorkerProcess
+from hub.dev.runner import WorkerProcess
 from hub.settings import Settings
-from hub.simulator import village_requests
+from hub.dev.simulator import village_requests
 from hub.wire.codec import Codec
 from hub.wire.registry import SchemaRegistry
 from hub.wire.tail import Record, collect

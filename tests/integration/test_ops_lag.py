@@ -7,7 +7,8 @@ import asyncio
 from hub import metrics
 from hub.connectors.village_desk import VillageDeskConnector
 from hub.ops.lag import LagPoller, read_lag
-from hub.simulator import village_requests
+from hub.wire.clients import kafka_options
+from hub.dev.simulator import village_requests
 from hub.wire.topics import ensure_topics, topic_specs
 
 N = 60
@@ -18,7 +19,7 @@ async def wait_lag(settings, predicate, timeout: float = 120.0) -> dict:  # type
     end = loop.time() + timeout
     lag = {}
     while loop.time() < end:
-        lag = await read_lag(settings.bootstrap_list, settings.app_id, [settings.topic_intake])
+        lag = await read_lag(kafka_options(settings), settings.app_id, [settings.topic_intake])
         if predicate(lag):
             return lag
         await asyncio.sleep(0.5)
@@ -35,11 +36,11 @@ async def test_lag_counts_waiting_records_and_drops_to_zero_once_a_worker_runs(m
     async with VillageDeskConnector(settings) as desk:
         await desk.submit_many(village_requests(N, seed=41))
 
-    lag = await read_lag(settings.bootstrap_list, settings.app_id, [settings.topic_intake])
+    lag = await read_lag(kafka_options(settings), settings.app_id, [settings.topic_intake])
     assert set(lag) == {(settings.topic_intake, p) for p in range(settings.topic_partitions)}
     assert sum(lag.values()) == N  # nobody has consumed: every record is behind
 
-    poller = LagPoller(settings.bootstrap_list, settings.app_id, [settings.topic_intake], interval=0.3).start()
+    poller = LagPoller(kafka_options(settings), settings.app_id, [settings.topic_intake], interval=0.3).start()
     try:
         loop = asyncio.get_running_loop()
         end = loop.time() + 60

@@ -11,10 +11,10 @@ import shutil
 import yaml
 
 from hub.connectors.village_desk import VillageDeskConnector
-from hub.devstack import free_port
+from hub.dev.stack import free_port
 from hub.ops.prometheus_local import LocalPrometheus, promtool
 from hub.settings import REPO_ROOT
-from hub.simulator import village_requests
+from hub.dev.simulator import village_requests
 from hub.wire.topics import ensure_topics, topic_specs
 
 PROM_DIR = REPO_ROOT / "deploy" / "prometheus"
@@ -24,7 +24,8 @@ DASHBOARD = REPO_ROOT / "deploy" / "grafana" / "dashboards" / "hub.json"
 def test_alert_rules_pass_promtool_check_and_their_unit_tests():
     checked = promtool("check", "rules", str(PROM_DIR / "alerts.yml"))
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "SUCCESS: 10 rules found" in checked.stdout
+    rules = sum(len(g["rules"]) for g in yaml.safe_load((PROM_DIR / "alerts.yml").read_text())["groups"])
+    assert f"SUCCESS: {rules} rules found" in checked.stdout
     tested = promtool("test", "rules", "alerts_test.yml", cwd=PROM_DIR)
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert "SUCCESS" in tested.stdout

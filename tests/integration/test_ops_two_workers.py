@@ -6,7 +6,7 @@ import asyncio
 from collections import Counter
 
 from hub.connectors.village_desk import VillageDeskConnector
-from hub.simulator import village_requests
+from hub.dev.simulator import village_requests
 from hub.wire.tail import collect
 from hub.wire.topics import ensure_topics, topic_specs
 from tests.ops_tools import group_assignment

@@ -9,7 +9,7 @@ import time
 
 import httpx
 
-from hub.devstack import free_port
+from hub.dev.stack import free_port
 from hub.wire.topics import ensure_topics, topic_specs
 
 

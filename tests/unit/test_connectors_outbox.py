@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from hub.connectors.outbox import Outbox, Pending, heads
 from hub.core.lifecycle import Status
-from hub.simulator import village_requests
+from hub.dev.simulator import village_requests
 
 NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
 

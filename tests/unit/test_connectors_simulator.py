@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from hub.core import lifecycle, regions
 from hub.core.admission import admit
 from hub.core.lifecycle import Status
-from hub.simulator import schedule, village_requests
+from hub.dev.simulator import schedule, village_requests
 
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 

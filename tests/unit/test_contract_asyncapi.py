@@ -7,7 +7,8 @@ from typing import Any
 import yaml
 from click.testing import CliRunner
 
-from hub.wire.asyncapi import AVRO_FORMAT, DOC_PATH, asyncapi, default_settings, document, render
+from hub.cli.asyncapi import asyncapi
+from hub.wire.asyncapi import AVRO_FORMAT, DOC_PATH, default_settings, document, render
 from hub.wire.codec import fullname
 from hub.wire.schemas import schema_files
 from hub.wire.topics import topic_specs

@@ -13,7 +13,7 @@ from hub.core.lifecycle import Status
 from hub.core.models import RequestLifecycleEvent
 from hub.core.records import CitizenNotice, SlaEvent, SlaKind
 from hub.settings import Settings
-from hub.simulator import village_requests
+from hub.dev.simulator import village_requests
 from hub.streams import journey, timing
 from hub.streams.engine import Conflict, Engine, IllegalTransition
 from hub.wire import cloudevents as ce

@@ -7,7 +7,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter
 
 from hub import metrics
-from hub.devstack import free_port
+from hub.dev.stack import free_port
 from hub.ops import runtime
 from hub.ops.http import OpsApp, OpsServer
 from hub.settings import Settings

@@ -5,10 +5,11 @@ from __future__ import annotations
 from click.testing import CliRunner
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from hub.devstack import free_port
+from hub.dev.stack import free_port
 from hub.ops.http import OpsApp, OpsServer
 from hub.ops.scrape import Snapshot, parse, quantile_from_buckets, summarise
-from hub.ops.status import HOME_CLEAR, render, status
+from hub.cli.status import status
+from hub.ops.status import HOME_CLEAR, render
 
 
 def exposition(events_in: float, dead: float, lag: tuple[int, int], breaches: float) -> str:

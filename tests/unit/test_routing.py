@@ -8,7 +8,7 @@ from hub.core import catalogue
 from hub.core.admission import admit
 from hub.core.errors import ValidationErrors
 from hub.core.routing import minimise, personal_fields, route
-from hub.simulator import village_requests
+from hub.dev.simulator import village_requests
 
 EVENTS = list(village_requests(200, seed=42))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
-from hub.simulator import village_requests
+from hub.dev.simulator import village_requests
 from hub.wire.partitioner import CachedPartitioner
 
 

@@ -35,8 +35,9 @@ def simulate(rate: float, duration: float, seed: int, day_seconds: float, no_ano
     """Realistic traffic from all 217 villages and the agencies' answers, published to intake."""
     from collections import Counter
 
-    from hub.connectors.base import Publisher, run_until_signalled
-    from hub.simulator import drive, schedule
+    from hub.connectors.loops import run_until_signalled
+    from hub.connectors.publisher import Publisher
+    from hub.dev.simulator import drive, schedule
 
     items = schedule(seed=seed, rate=rate, duration=duration, now=datetime.now(UTC), day_seconds=day_seconds,
                      anomalies=not no_anomalies)
@@ -67,7 +68,8 @@ def simulate(rate: float, duration: float, seed: int, day_seconds: float, no_ano
 @click.option("--verbose", "-v", is_flag=True)
 def forward(outbox_path: Path, connector: str, chunk: int, until_empty: bool, verbose: bool) -> None:
     """Send what a local outbox holds to the hub (store and forward), retrying while Kafka is away."""
-    from hub.connectors.base import Publisher, run_until_signalled
+    from hub.connectors.loops import run_until_signalled
+    from hub.connectors.publisher import Publisher
     from hub.connectors.outbox import Forwarder, Outbox
 
     _logging(verbose)
@@ -127,7 +129,7 @@ def desk() -> None:
 def desk_serve(tokens: Path, outbox_path: Path, host: str, port: int, node: str) -> None:
     """Serve the intake API; forward the outbox; follow the MPP feed for status look-ups."""
     from hub.ops.runtime import start_process_services
-    from hub.connectors.base import run_until_signalled
+    from hub.connectors.loops import run_until_signalled
     from hub.connectors.intake_api import DeskTokens, serve
 
     settings = get_settings()
@@ -174,7 +176,7 @@ def agency_run(code: str, state_dir: Path, sql_dsn: str | None, webhook_port: in
     import importlib
 
     from hub.ops.runtime import start_process_services
-    from hub.connectors.base import run_until_signalled
+    from hub.connectors.loops import run_until_signalled
 
     if webhook_port and not webhook_secret:
         raise click.UsageError("--webhook-port needs --webhook-secret (or HUB_AGENCY_WEBHOOK_SECRET)")

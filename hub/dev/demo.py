@@ -18,16 +18,16 @@ from pathlib import Path
 
 import httpx
 
-from hub.connectors.base import Publisher
+from hub.connectors.publisher import Publisher
 from hub.core.models import RequestLifecycleEvent
 from hub.core.records import CitizenNotice, SlaEvent
-from hub.devstack import LocalStack, fetch, free_port
-from hub.runner import WorkerProcess
+from hub.dev.stack import LocalStack, fetch, free_port
+from hub.dev.runner import WorkerProcess
 from hub.settings import Settings
-from hub.simulator import drive, schedule, village_requests
+from hub.dev.simulator import drive, schedule, village_requests
 from hub.wire import cloudevents as ce
 from hub.wire.codec import Codec
-from hub.wire.registry import SchemaRegistry
+from hub.wire.clients import kafka_options, registry
 from hub.wire.tail import Record, collect
 from hub.wire.topics import ensure_topics, topic_specs
 
@@ -51,7 +51,7 @@ async def _bad_records(settings: Settings) -> int:
     """Two records no connector should send: garbage bytes, and a valid frame with an unknown schema id."""
     from aiokafka import AIOKafkaProducer
 
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_list, acks="all")
+    producer = AIOKafkaProducer(acks="all", **kafka_options(settings))
     await producer.start()
     try:
         headers = ce.to_headers(ce.CloudEvent("bad-1", "/demo/bad", "demo", "BAD-1", datetime.now(UTC)))
@@ -98,7 +98,7 @@ def _metric(text: str, name: str) -> float:
 
 def _report(settings: Settings, requests: set[str], counts: Counter, records: list[Record],
             metrics_text: str) -> bool:
-    codec = Codec(SchemaRegistry(settings.registry_url))
+    codec = Codec(registry(settings))
     by_topic: dict[str, list[Record]] = defaultdict(list)
     for r in records:
         by_topic[r.topic].append(r)

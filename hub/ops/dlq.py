@@ -14,11 +14,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import click
 from aiokafka import AIOKafkaProducer
 
-from hub.settings import Settings, get_settings
+from hub.settings import Settings
 from hub.wire.deadletter import PREFIX
+from hub.wire.clients import kafka_options
 from hub.wire.tail import read_to_end
 
 REPLAY = "hub_replay"
@@ -88,7 +88,7 @@ async def read_dead_letters(settings: Settings, *, reasons: Iterable[str] = (), 
                             until: datetime | None = None) -> list[DeadLetter]:
     """Every dead letter up to the end of the topic as it is now (nothing committed), filtered."""
     out: list[DeadLetter] = []
-    async for m in read_to_end(settings.bootstrap_list, settings.topic_dlq):
+    async for m in read_to_end(kafka_options(settings), settings.topic_dlq):
         letter = DeadLetter(m.partition, m.offset, m.key, m.value, tuple(m.headers or ()))
         if matches(letter, reasons=reasons, since=since, until=until):
             out.append(letter)
@@ -105,7 +105,7 @@ class ReplayReport:
 async def replay(settings: Settings, letters: Iterable[DeadLetter], *, max_replays: int = DEFAULT_MAX_REPLAYS,
                  on_each: Callable[[DeadLetter], None] | None = None) -> ReplayReport:
     """Re-publish each dead letter's original bytes and headers to its original topic (acks=all)."""
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_list, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(acks="all", enable_idempotence=True, **kafka_options(settings))
     await producer.start()
     replayed = too_many = no_origin = 0
     try:
@@ -124,69 +124,3 @@ async def replay(settings: Settings, letters: Iterable[DeadLetter], *, max_repla
     finally:
         await producer.stop()
     return ReplayReport(replayed, too_many, no_origin)
-
-
-# ------------------------------------------------------------------ CLI --------------------------
-def _when(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    found = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return found if found.tzinfo else found.replace(tzinfo=UTC)
-
-
-_filters = [
-    click.option("--reason", "reasons", multiple=True, help="dlq_reason to select (repeatable)"),
-    click.option("--since", help="dead-lettered at or after (ISO 8601; UTC if no zone)"),
-    click.option("--until", help="dead-lettered before (ISO 8601; UTC if no zone)"),
-]
-
-
-def _with_filters(fn):  # type: ignore[no-untyped-def]
-    for option in reversed(_filters):
-        fn = option(fn)
-    return fn
-
-
-@click.group()
-def dlq() -> None:
-    """Dead letters: list and replay."""
-
-
-@dlq.command("list")
-@_with_filters
-@click.option("--limit", default=50, show_default=True, help="rows to print (0 = all)")
-def dlq_list(reasons: tuple[str, ...], since: str | None, until: str | None, limit: int) -> None:
-    """Print dead letters: time, reason, origin, error."""
-    letters = asyncio.run(read_dead_letters(get_settings(), reasons=reasons, since=_when(since),
-                                            until=_when(until)))
-    counts: dict[str, int] = {}
-    for letter in letters:
-        counts[letter.reason] = counts.get(letter.reason, 0) + 1
-    for letter in letters[:limit or None]:
-        at = letter.time.isoformat(timespec="seconds") if letter.time else "?"
-        replays = f" replays={letter.replays}" if letter.replays else ""
-        click.echo(f"{at} {letter.reason:20} {letter.origin:40} key={letter.key!r}{replays} "
-                   f"{letter.header('dlq_error')[:120]}")
-    click.echo(f"{len(letters)} dead letters" + (f" ({', '.join(f'{r}: {n}' for r, n in sorted(counts.items()))})"
-                                                 if counts else ""))
-
-
-@dlq.command("replay")
-@_with_filters
-@click.option("--max-replays", default=DEFAULT_MAX_REPLAYS, show_default=True,
-              help="never replay a record already replayed this many times")
-@click.option("--yes", is_flag=True, help="do not ask for confirmation")
-def dlq_replay(reasons: tuple[str, ...], since: str | None, until: str | None, max_replays: int,
-               yes: bool) -> None:
-    """Re-publish dead letters to their original topics (original bytes and headers + replay mark)."""
-    settings = get_settings()
-    letters = asyncio.run(read_dead_letters(settings, reasons=reasons, since=_when(since), until=_when(until)))
-    if not letters:
-        click.echo("no dead letters match")
-        return
-    if not yes:
-        click.confirm(f"replay {len(letters)} dead letters?", abort=True)
-    with click.progressbar(length=len(letters), label="replaying") as bar:
-        report = asyncio.run(replay(settings, letters, max_replays=max_replays, on_each=lambda _: bar.update(1)))
-    click.echo(f"replayed {report.replayed}; skipped {report.skipped_max_replays} already replayed "
-               f"{max_replays} times, {report.skipped_no_origin} without origin topic")

@@ -14,8 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from aiokafka import AIOKafkaProducer
 
@@ -23,8 +22,8 @@ from hub import metrics
 from hub.core.models import RequestLifecycleEvent
 from hub.settings import Settings
 from hub.wire import cloudevents as ce
+from hub.wire.clients import kafka_options, registry
 from hub.wire.codec import Codec, Encoder, load_schema
-from hub.wire.registry import SchemaRegistry
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +43,7 @@ class Publisher:
         self.settings = settings
         self.connector = connector
         self.source = source
-        self.codec = codec or Codec(SchemaRegistry(settings.registry_url))
+        self.codec = codec or Codec(registry(settings))
         self.topic = topic or settings.topic_intake
         self.linger_ms = linger_ms
         self.request_timeout_ms = request_timeout_ms
@@ -61,7 +60,7 @@ class Publisher:
             schema = load_schema(self.settings.schemas_dir, RequestLifecycleEvent.SCHEMA)
             self._encoder = await asyncio.to_thread(self.codec.encoder, self.topic, schema)
         producer = AIOKafkaProducer(
-            bootstrap_servers=self.settings.bootstrap_list, enable_idempotence=True, acks="all",
+            **kafka_options(self.settings), enable_idempotence=True, acks="all",
             linger_ms=self.linger_ms, max_batch_size=256 * 1024, request_timeout_ms=self.request_timeout_ms,
             client_id=f"hub-connector-{self.connector}",
         )
@@ -160,100 +159,3 @@ class Publisher:
             if outcome is not None:
                 raise outcome
         return len(outcomes)
-
-
-async def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[object]]) -> None:
-    """Run ``main(stopping)``; SIGTERM/SIGINT set ``stopping`` so it can flush and return (graceful)."""
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stopping.set)
-    try:
-        await main(stopping)
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(sig)
-
-
-class Loops:
-    """Long-running loops (objects with ``run(stopping)``, e.g. a Forwarder and a Follower) started
-    together and stopped together: ``stop`` sets the shared event and waits for each to finish."""
-
-    def __init__(self) -> None:
-        self.stopping = asyncio.Event()
-        self._tasks: list[asyncio.Task] = []
-
-    def start(self, *loops: object) -> None:
-        for loop in loops:
-            if loop is not None:
-                self._tasks.append(asyncio.create_task(loop.run(self.stopping)))  # type: ignore[attr-defined]
-
-    async def stop(self, timeout: float = 30.0) -> None:
-        self.stopping.set()
-        for task in self._tasks:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(task, timeout=timeout)
-        self._tasks.clear()
-
-
-#: What a follower hands its handler: (event, ce_source) pairs, in partition order.
-Seen = list[tuple[RequestLifecycleEvent, str]]
-
-
-class Follower:
-    """Reads lifecycle events from one hub topic as a consumer group; the handler's work is done
-    before the offsets are committed (at least once). Reconnects with back-off while Kafka is away;
-    a record that cannot be decoded is logged and skipped (the hub's own DLQ is upstream of here)."""
-
-    def __init__(self, settings: Settings, topic: str, group_id: str,
-                 handler: Callable[[Seen], Awaitable[None]], *, codec: Codec | None = None):
-        self.settings = settings
-        self.topic = topic
-        self.group_id = group_id
-        self.handler = handler
-        self.codec = codec or Codec(SchemaRegistry(settings.registry_url))
-        self.codec.reader(load_schema(settings.schemas_dir, RequestLifecycleEvent.SCHEMA))
-        self.ready = asyncio.Event()  # set once partitions are assigned
-        self.count = 0
-
-    def _decode(self, message) -> tuple[RequestLifecycleEvent, str] | None:  # type: ignore[no-untyped-def]
-        try:
-            event = RequestLifecycleEvent.from_avro(self.codec.decode(message.value).record)
-            return event, ce.from_headers(message.headers).source
-        except Exception as exc:
-            log.warning("%s: skipping %s[%d]@%d: %r", self.group_id, message.topic, message.partition,
-                        message.offset, exc)
-            return None
-
-    async def run(self, stopping: asyncio.Event) -> None:
-        from aiokafka import AIOKafkaConsumer
-
-        backoff = 0.2
-        while not stopping.is_set():
-            consumer = AIOKafkaConsumer(self.topic, bootstrap_servers=self.settings.bootstrap_list,
-                                        group_id=self.group_id, enable_auto_commit=False,
-                                        auto_offset_reset="earliest")
-            try:
-                await consumer.start()
-                while not stopping.is_set():
-                    batch = await consumer.getmany(timeout_ms=300, max_records=500)
-                    if consumer.assignment():
-                        self.ready.set()
-                    items = [d for messages in batch.values() for m in messages if (d := self._decode(m))]
-                    if items:
-                        await self.handler(items)
-                        self.count += len(items)
-                    if batch:
-                        await consumer.commit()
-                    backoff = 0.2
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("%s: consumer failed (%r); retrying in %.1fs", self.group_id, exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-            finally:
-                with contextlib.suppress(Exception):
-                    await consumer.stop()
