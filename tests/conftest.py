@@ -23,6 +23,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 
 
 @pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """A real PostgreSQL for this test session (password auth, loopback, temporary folder): its DSN.
+    Tests create their own databases in it (``CREATE DATABASE``) to stay apart."""
+    from hub.dev.postgres import LocalPostgres
+
+    with LocalPostgres() as pg:
+        yield pg.dsn
+
+
+@pytest.fixture(scope="session")
 def make_settings(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Settings]:
     """Settings for an isolated hub on the shared broker: own topic names, own consumer group."""
 

@@ -5,15 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import pwd
-import shutil
-import subprocess
-import tempfile
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import asyncpg
 import httpx
@@ -26,7 +19,7 @@ from hub.connectors.publisher import Publisher
 from hub.connectors.sql_outbox import SqlOutboxPoller
 from hub.connectors.webhook import create_app, generate_secret, sign
 from hub.core.models import RequestLifecycleEvent
-from hub.dev.stack import free_port, stack_home
+from hub.dev.stack import free_port
 from hub.dev.simulator import village_requests
 from hub.wire.codec import Codec
 from hub.wire.registry import SchemaRegistry
@@ -38,56 +31,6 @@ SERVICE = {"dukcapil": "DUKCAPIL_AKTA_KELAHIRAN", "pln": "PLN_PASANG_BARU_TANPA_
            "pudam": "PUDAM_SAMBUNGAN_BARU", "bpjs_kesehatan": "BPJS_KESEHATAN_GANTI_FASKES"}
 ANSWER = {"dukcapil": ("TTE", "APPROVED"), "pln": ("SURVEY", "IN_PROCESS"), "pudam": ("TAGIHAN", "WAITING_EXTERNAL"),
           "bpjs_kesehatan": ("VERIF", "VERIFIED")}
-
-
-# -- a real PostgreSQL, started for this module ---------------------------------------------------
-def _pg_bin() -> Path:
-    for found in sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), reverse=True):
-        return found.parent
-    cache = stack_home() / "postgresql"
-    found = sorted(cache.glob("usr/lib/postgresql/*/bin/initdb"))
-    if not found:  # fetch without root: apt-get download + dpkg -x into the stack cache
-        cache.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory() as debs:
-            subprocess.run(["apt-get", "download", "postgresql-15", "postgresql-client-15", "libpq5"],
-                           cwd=debs, check=True, capture_output=True)
-            for deb in Path(debs).glob("*.deb"):
-                subprocess.run(["dpkg", "-x", str(deb), str(cache)], check=True)
-        found = sorted(cache.glob("usr/lib/postgresql/*/bin/initdb"))
-    if not found:
-        pytest.fail("PostgreSQL binaries not found and could not be fetched with apt-get download")
-    return found[-1].parent
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[str]:
-    bindir = _pg_bin()
-    user = None
-    if os.geteuid() == 0:  # initdb refuses root: run the server as an unprivileged user
-        user = next((u for u in ("postgres", "nobody") if _has_user(u)), None)
-    root = Path(tempfile.mkdtemp(prefix="hub-pg-"))
-    if user:
-        shutil.chown(root, user)
-    env = {**os.environ, "LD_LIBRARY_PATH": str(bindir.parents[3] / "lib" / "x86_64-linux-gnu")}
-    port = free_port()
-    run = lambda *cmd: subprocess.run([str(bindir / cmd[0]), *cmd[1:]], check=True, capture_output=True,  # noqa: E731
-                                      env=env, user=user, cwd=root, timeout=120)
-    run("initdb", "-D", str(root / "data"), "-U", "hub", "--auth=trust", "-E", "UTF8", "--no-sync")
-    run("pg_ctl", "start", "-w", "-D", str(root / "data"), "-l", str(root / "pg.log"), "-o",
-        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off")
-    try:
-        yield f"postgresql://hub@127.0.0.1:{port}/postgres"
-    finally:
-        run("pg_ctl", "stop", "-m", "fast", "-D", str(root / "data"))
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def _has_user(name: str) -> bool:
-    try:
-        pwd.getpwnam(name)
-        return True
-    except KeyError:
-        return False
 
 
 # -- helpers -----------------------------------------------------------------------------------------
