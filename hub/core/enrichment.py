@@ -16,7 +16,7 @@ from hub.core import regions
 from hub.core.catalogue import Service
 from hub.core.models import Enrichment, RequestLifecycleEvent
 
-__all__ = ["citizen_ref", "enrich", "enrichment_for"]
+__all__ = ["citizen_check", "citizen_ref", "enrich", "enrichment_for"]
 
 
 def citizen_ref(nik: str | None, key: bytes | None) -> str | None:
@@ -26,8 +26,20 @@ def citizen_ref(nik: str | None, key: bytes | None) -> str | None:
     return hmac.new(key, nik.encode("ascii"), hashlib.sha256).hexdigest()
 
 
+def citizen_check(request_id: str, nik: str | None, key: bytes | None) -> str | None:
+    """The second factor of a citizen's look-up of one request: the first 32 hex characters of
+    HMAC-SHA256(key, "<request_id>:<last 4 digits of the NIK>"); None without a NIK or a key.
+
+    Bound to the request (the same NIK tail gives another value on another request), and useless
+    without the key, so the view that checks it stores neither the NIK nor its digits."""
+    if not nik or not key:
+        return None
+    return hmac.new(key, f"{request_id}:{nik[-4:]}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def enrichment_for(event: RequestLifecycleEvent, service: Service, *, due_at: datetime | None = None,
-                   warn_at: datetime | None = None, ref: str | None = None) -> Enrichment:
+                   warn_at: datetime | None = None, ref: str | None = None,
+                   check: str | None = None) -> Enrichment:
     """The enrichment block of an admitted event (its region and service are known to be valid)."""
     village = regions.region(event.region_code)
     assert village.kecamatan_code is not None and village.kecamatan_name is not None
@@ -42,11 +54,13 @@ def enrichment_for(event: RequestLifecycleEvent, service: Service, *, due_at: da
         due_at=due_at,
         warn_at=warn_at,
         citizen_ref=ref,
+        citizen_check=check,
     )
 
 
 def enrich(event: RequestLifecycleEvent, service: Service, *, due_at: datetime | None = None,
-           warn_at: datetime | None = None, ref: str | None = None) -> RequestLifecycleEvent:
+           warn_at: datetime | None = None, ref: str | None = None,
+           check: str | None = None) -> RequestLifecycleEvent:
     """The event with its enrichment block set (replacing any block a source may have sent)."""
-    block = enrichment_for(event, service, due_at=due_at, warn_at=warn_at, ref=ref)
+    block = enrichment_for(event, service, due_at=due_at, warn_at=warn_at, ref=ref, check=check)
     return event.model_copy(update={"enrichment": block})

@@ -58,6 +58,7 @@ class Enrichment(BaseModel):
     due_at: UtcMillis | None = None
     warn_at: UtcMillis | None = None
     citizen_ref: str | None = None
+    citizen_check: str | None = None
 
 
 class RequestLifecycleEvent(BaseModel):

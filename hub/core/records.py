@@ -83,6 +83,7 @@ class AuditDelivery(BaseModel):
     topic: str
     personal_fields: list[str]  # sorted names of the citizen fields that went out
     purpose: str  # why this audience may receive them
+    channel: str = "kafka"  # "kafka", "webhook" (the dispatcher's HTTP push) or "sql" (an agency's SQL inbox)
 
 
 class AuditEntry(_Record):
@@ -95,6 +96,7 @@ class AuditEntry(_Record):
     event_ce_id: str
     event_type: str
     service_code: str
+    citizen_ref: str | None = None  # keyed HMAC of the applicant's NIK (never the NIK): "who received my data"
     recorded_at: UtcMillis
     deliveries: list[AuditDelivery]
 

@@ -11,7 +11,8 @@ Request entry (JSON, in the ``requests`` table, key = request id)::
     p        partition of the key (for rebuilding the timer index of the partitions a worker owns)
     state    RequestState.to_dict()      service/agency/region/parent: fixed by the first event
     clock    SlaClock.to_dict() or None  fired: SLA kinds emitted (or superseded)  done: clock stopped
-    ref      pseudonymous citizen_ref    phone: for notices, dropped when the request is terminal
+    ref      pseudonymous citizen_ref    chk: citizen_check (the citizen page's second factor)
+    phone    for notices, dropped when the request is terminal
     seen     {"<ce_source>|<ce_id>": [digest, topic, partition, offset]}   ids: {event_id: digest}
 
 Deduplication: the same (ce_source, ce_id) or event id with the same content is a duplicate (dropped,
@@ -33,7 +34,7 @@ from typing import Any
 from hub.core import catalogue, notices, sla
 from hub.core.admission import admit
 from hub.core.catalogue import Service
-from hub.core.enrichment import citizen_ref, enrich
+from hub.core.enrichment import citizen_check, citizen_ref, enrich
 from hub.core.lifecycle import TERMINAL, RequestState, Status, Transition, apply
 from hub.core.models import RequestLifecycleEvent
 from hub.errors import Conflict, IllegalTransition
@@ -111,23 +112,25 @@ class Engine:
         return self._out(self.settings.topic_notify, CITIZEN, notice.request_id, notice, meta)
 
     def _audit(self, request_id: str, about: ce.CloudEvent, code: str, at: datetime,
-               deliveries: list[AuditDelivery]) -> Outgoing:
+               deliveries: list[AuditDelivery], ref: str | None = None) -> Outgoing:
         audit_id = f"audit/{hashlib.sha256(f'{about.source}|{about.id}'.encode()).hexdigest()[:24]}"
         entry = AuditEntry(audit_id=audit_id, request_id=request_id, event_ce_source=about.source,
-                           event_ce_id=about.id, event_type=about.type, service_code=code, recorded_at=at,
-                           deliveries=deliveries)
+                           event_ce_id=about.id, event_type=about.type, service_code=code, citizen_ref=ref,
+                           recorded_at=at, deliveries=deliveries)
         meta = self._own(request_id, audit_id, AuditEntry.CE_TYPE, at, about.traceparent)
         return self._out(self.settings.topic_audit, "audit", request_id, entry, meta)
 
-    def _notice_audit(self, notice: CitizenNotice, traceparent: str | None) -> Outgoing:
+    def _notice_audit(self, notice: CitizenNotice, traceparent: str | None, ref: str | None = None) -> Outgoing:
         about = ce.CloudEvent(notice.notice_id, self.settings.source, CitizenNotice.CE_TYPE, notice.request_id,
                               notice.created_at, traceparent)
         return self._audit(notice.request_id, about, notice.service_code, notice.created_at, [AuditDelivery(
             audience=CITIZEN, topic=self.settings.topic_notify,
-            personal_fields=["phone"] if notice.phone else [], purpose=purpose(CITIZEN, notice.service_code))])
+            personal_fields=["phone"] if notice.phone else [], purpose=purpose(CITIZEN, notice.service_code))],
+            ref)
 
     def sla_out(self, subject: timing.Subject, clock: sla.SlaClock, kind: SlaKind, at: datetime,
-                by: str, phone: str | None, service_name: str, traceparent: str | None = None) -> list[Outgoing]:
+                by: str, phone: str | None, service_name: str, traceparent: str | None = None,
+                ref: str | None = None) -> list[Outgoing]:
         """The SLA event, and on a breach the apology to the citizen (with its audit entry)."""
         event = timing.sla_event(subject, clock, kind, at, by)
         meta = self._own(subject.request_id, event.event_id, event.CE_TYPE, at, traceparent)
@@ -137,7 +140,7 @@ class Engine:
                                    parent_request_id=subject.parent_request_id, status=subject.status,
                                    service_code=subject.code, phone=phone,
                                    message=notices.breach_text(service_name, subject.request_id), created_at=at)
-            outs += [self._notice(notice, traceparent), self._notice_audit(notice, traceparent)]
+            outs += [self._notice(notice, traceparent), self._notice_audit(notice, traceparent, ref)]
         return outs
 
     # ------------------------------------------------------------------ intake ---------------
@@ -184,6 +187,8 @@ class Engine:
             "clock": clock.to_dict() if clock else None,
             "fired": list(entry["fired"]) if entry else [], "done": bool(entry and entry["done"]),
             "ref": citizen_ref(citizen.nik if citizen else None, self.key) or (entry["ref"] if entry else None),
+            "chk": (citizen_check(event.request_id, citizen.nik if citizen else None, self.key)
+                    or (entry.get("chk") if entry else None)),
             "phone": (citizen.phone if citizen and citizen.phone else None) or (entry["phone"] if entry else None),
             "seen": {**(entry["seen"] if entry else {}), ce_key: [fp, *here]},
             "ids": {**(entry["ids"] if entry else {}), event.event_id: fp},
@@ -204,7 +209,7 @@ class Engine:
         due, warn = (sla.due_at(clock), sla.warn_at(clock)) if clock else (None, None)
         parent = entry["parent"]
         enriched = enrich(event.model_copy(update={"parent_request_id": parent}), service,
-                          due_at=due, warn_at=warn, ref=entry["ref"])
+                          due_at=due, warn_at=warn, ref=entry["ref"], check=entry.get("chk"))
         rid = event.request_id
         trace = ce.child_traceparent(meta.traceparent)
         out_meta = ce.CloudEvent(meta.id, meta.source, meta.type, rid, meta.time, trace)
@@ -247,7 +252,7 @@ class Engine:
                 audit.append(AuditDelivery(audience=CITIZEN, topic=s.topic_notify,
                                            personal_fields=["phone"] if notice.phone else [],
                                            purpose=purpose(CITIZEN, service.code)))
-        result.outs.append(self._audit(rid, meta, service.code, event.occurred_at, audit))
+        result.outs.append(self._audit(rid, meta, service.code, event.occurred_at, audit, entry["ref"]))
         if not redelivery:
             if latest and old_status != state.status:
                 result.status_change = (service.agency, old_status, state.status)
@@ -271,7 +276,7 @@ class Engine:
             entry["fired"] = [*entry["fired"], SlaKind.BREACH.value]
             result.outs += self.sla_out(self._subject(entry, state.status), clock, SlaKind.BREACH,
                                         state.updated_at, "completion", entry["phone"],
-                                        notices.short_name(service), trace)
+                                        notices.short_name(service), trace, entry["ref"])
             result.sla.append((service.agency, service.code, SlaKind.BREACH.value))
 
     # ------------------------------------------------------------------ SLA ticks --------------
@@ -295,5 +300,5 @@ class Engine:
         assert clock is not None
         service = catalogue.service(entry["service"])
         outs = self.sla_out(self._subject(entry, state.status), clock, kind, now, "timer", entry["phone"],
-                            notices.short_name(service))
+                            notices.short_name(service), ref=entry["ref"])
         return Result(entry=new_entry, outs=outs, sla=[(entry["agency"], entry["service"], kind.value)])

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub.core import catalogue, journeys, notices, regions, sla
-from hub.core.enrichment import citizen_ref, enrich
+from hub.core.enrichment import citizen_check, citizen_ref, enrich
 from hub.core.journeys import JOURNEYS, ChildView, JourneyState, apply_child, derive_status, identify
 from hub.core.lifecycle import Status
 from hub.core.models import PII_FIELDS
@@ -45,6 +45,18 @@ def test_citizen_ref_is_keyed_stable_and_never_the_nik(event, key):
     assert ref == citizen_ref(nik, key) and len(ref) == 64 and nik not in ref
     assert citizen_ref(nik, key + b"x") != ref  # another key, another pseudonym
     assert citizen_ref(None, key) is None and citizen_ref(nik, None) is None
+
+
+@given(st.sampled_from(EVENTS), st.binary(min_size=1, max_size=32))
+def test_citizen_check_binds_the_nik_tail_to_one_request_under_the_key(event, key):
+    nik, rid = event.citizen.nik, event.request_id
+    check = citizen_check(rid, nik, key)
+    assert check == citizen_check(rid, "9" * 12 + nik[-4:], key)  # only the last four digits count
+    assert len(check) == 32 and nik not in check
+    assert citizen_check(rid + "x", nik, key) != check  # bound to the request
+    assert citizen_check(rid, nik[:-1] + str((int(nik[-1]) + 1) % 10), key) != check
+    assert citizen_check(rid, nik, key + b"x") != check
+    assert citizen_check(rid, None, key) is None and citizen_check(rid, nik, None) is None
 
 
 # ------------------------------------------------------------------ fan-out ------------------

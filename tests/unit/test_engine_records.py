@@ -82,6 +82,9 @@ def test_an_accepted_event_goes_to_every_audience_enriched_with_its_deadlines():
     fields = {d["audience"]: d["personal_fields"] for d in audit["deliveries"]}
     assert fields["agency:dukcapil"] == ["kk_number", "name", "nik"] and fields["mpp"] == []
     assert fields["citizen"] == ["phone"]
+    assert {d["channel"] for d in audit["deliveries"]} == {"kafka"}
+    assert audit["citizen_ref"] == life.enrichment.citizen_ref  # "who received my data", keyed without a NIK
+    assert life.enrichment.citizen_check and len(life.enrichment.citizen_check) == 32
     assert [a for _, _, a in result.arm] == [life.enrichment.warn_at, life.enrichment.due_at + timedelta(milliseconds=1)]
     json.dumps(result.entry)  # the table entry is plain JSON
 
