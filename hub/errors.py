@@ -11,6 +11,7 @@
     │   │   ├── WrongRecord         unexpected_record     a record type this topic does not carry
     │   │   ├── KeyMismatch         key_mismatch          the record key is not the request id
     │   │   ├── MissingHeader       missing_cloudevents_header
+    │   │   ├── BadHeader           invalid_cloudevents_header  present, but not a valid value
     │   │   └── UnreadableRecord    unreadable_record     the client library could not hand it over
     │   ├── ContentError            invalid_content       a field refused by admission (core.errors)
     │   │   └── SchemaMismatch      schema_mismatch       decoded, but not the model's shape
@@ -86,6 +87,12 @@ class KeyMismatch(DecodeError):
 
 class MissingHeader(DecodeError):
     reason_code = "missing_cloudevents_header"
+
+
+class BadHeader(DecodeError):
+    """A CloudEvents attribute that is present but unusable (not UTF-8, too long, not a time, ...)."""
+
+    reason_code = "invalid_cloudevents_header"
 
 
 class UnreadableRecord(DecodeError):

@@ -19,21 +19,35 @@ class Settings(BaseSettings):
 
     # Kafka: comma-separated bootstrap servers; never assume a single broker.
     bootstrap_servers: str = "127.0.0.1:9092"
-    registry_url: str = "http://127.0.0.1:8080/apis/ccompat/v7"
+    registry_url: str = "https://127.0.0.1:8081/apis/ccompat/v7"
 
-    # Kafka client security: one principal per process (hub.wire.clients builds every client from these).
-    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    kafka_sasl_mechanism: str = "SCRAM-SHA-512"
+    # Client security: one principal per process (hub.wire.clients builds every client from these). Secure
+    # by default: SASL_SSL with SCRAM-SHA-512, the brokers' certificates verified against ``kafka_ca_file``.
+    # PLAINTEXT is possible for a user's own broker, by setting only.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "SASL_SSL"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
     kafka_username: str | None = None
     kafka_password: SecretStr | None = None
     kafka_ca_file: Path | None = Field(None, description="PEM file of the CA that signed the brokers' "
                                        "certificates (unset: the system trust store)")
+    # The registry (Confluent API; Apicurio behind an OIDC provider): HTTP basic with the principal's client
+    # id and secret (by default the Kafka principal's), its certificate verified against ``registry_ca_file``
+    # (default: ``kafka_ca_file``).
+    registry_username: str | None = Field(None, description="unset: kafka_username")
+    registry_password: SecretStr | None = Field(None, description="unset: kafka_password")
+    registry_ca_file: Path | None = Field(None, description="unset: kafka_ca_file")
 
     # Topic layout. Partitions and replication are cluster configuration, not code.
     topic_partitions: int = Field(6, ge=1)
     replication_factor: int = Field(1, ge=1)
     min_insync_replicas: int = Field(1, ge=1)
-    topic_intake: str = "hub.intake.v1"
+    # Intake: each source writes its own topic, writable by that principal alone (hub.access); the worker
+    # takes a producer's identity from the topic it wrote to, never from the payload.
+    topic_intake_desk: str = "intake.desa.{node}.v1"
+    topic_intake_agency: str = "intake.agency.{agency}.v1"
+    desk_nodes: str = Field("banyuwangi:35.10", description="village-desk nodes and the region-code "
+                            "prefixes each serves: 'node:prefix|prefix,node:prefix' (a desk event for a "
+                            "village outside its node's prefixes is an impersonation)")
     topic_feed: str = "mpp.feed.v1"
     topic_dlq: str = "hub.dlq.v1"
     topic_agency_template: str = "agency.{agency}.v1"
@@ -67,6 +81,16 @@ class Settings(BaseSettings):
     citizen_ref_key: SecretStr | None = Field(None, description="HMAC-SHA256 key of the pseudonymous "
                                               "citizen reference; unset = no citizen_ref")
 
+    # Access control (hub.access; `hub access ...` runs as the admin principal).
+    access_credentials_dir: Path | None = Field(None, description="folder of the principals' generated "
+                                                "passwords (one 0600 file each) that `hub access` creates, "
+                                                "rotates and removes; a deployment may hand them out as secrets")
+    idp_url: str | None = Field(None, description="OIDC realm URL of the registry's identity provider "
+                                "(Keycloak), where `hub access` keeps one client per principal; unset: the "
+                                "deployer manages the registry's clients")
+    client_quota_bytes: int = Field(1024 * 1024, ge=1024, description="produce and fetch quota, bytes/s per "
+                                    "broker, of each agency, desk, mall and dispatcher principal")
+
     # Identity of this process on the wire (CloudEvents ce_source).
     source: str = "/hub/worker"
 
@@ -87,12 +111,24 @@ class Settings(BaseSettings):
     def _empty_key(cls, value: object) -> object:
         return None if value in ("", None) else value
 
-    @field_validator("kafka_password", "kafka_username", "kafka_ca_file", mode="before")
+    @field_validator("desk_nodes")
+    @classmethod
+    def _nodes(cls, value: str) -> str:
+        for item in value.split(","):
+            node, _, prefixes = item.strip().partition(":")
+            if not node or not prefixes or not all(p.strip() for p in prefixes.split("|")):
+                raise ValueError(f"desk_nodes: {item!r} is not 'node:prefix|prefix'")
+            if not node.replace("-", "").isalnum() or not node.islower():
+                raise ValueError(f"desk_nodes: node name {node!r} must be lowercase letters, digits and '-'")
+        return value
+
+    @field_validator("kafka_password", "kafka_username", "kafka_ca_file", "registry_username",
+                     "registry_password", "registry_ca_file", "access_credentials_dir", "idp_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
-    @field_serializer("citizen_ref_key", "kafka_password")
+    @field_serializer("citizen_ref_key", "kafka_password", "registry_password")
     def _reveal_key(self, value: SecretStr | str | None) -> str:
         # Dumped in clear so ``to_env`` hands the real secret to a child process; repr/str stay masked.
         if value is None:
@@ -124,6 +160,37 @@ class Settings(BaseSettings):
 
     def agency_topic(self, agency: str) -> str:
         return self.topic_agency_template.format(agency=agency)
+
+    def desk_intake_topic(self, node: str) -> str:
+        return self.topic_intake_desk.format(node=node)
+
+    def agency_intake_topic(self, agency: str) -> str:
+        return self.topic_intake_agency.format(agency=agency)
+
+    @property
+    def desk_node_prefixes(self) -> dict[str, tuple[str, ...]]:
+        """Each village-desk node and the region-code prefixes it serves, in the order given."""
+        out: dict[str, tuple[str, ...]] = {}
+        for item in self.desk_nodes.split(","):
+            node, _, prefixes = item.strip().partition(":")
+            out[node] = tuple(p.strip() for p in prefixes.split("|"))
+        return out
+
+    def desk_node_for(self, region_code: str) -> str:
+        """The desk node serving a village (the longest matching prefix); LookupError if none does."""
+        best, length = None, -1
+        for node, prefixes in self.desk_node_prefixes.items():
+            for prefix in prefixes:
+                if region_code.startswith(prefix) and len(prefix) > length:
+                    best, length = node, len(prefix)
+        if best is None:
+            raise LookupError(f"no desk node serves region {region_code!r} (desk_nodes={self.desk_nodes!r})")
+        return best
+
+    def as_principal(self, username: str, password: str) -> Settings:
+        """These settings for another principal (same hub, other credentials)."""
+        return self.model_copy(update={"kafka_username": username, "kafka_password": SecretStr(password),
+                                       "registry_username": None, "registry_password": None})
 
 
 @cache

@@ -61,9 +61,11 @@ def unknown_metrics(exprs: Iterable[str], exported: set[str]) -> dict[str, set[s
     return out
 
 
-async def group_assignment(bootstrap: list[str], group: str) -> dict[str, set[tuple[str, int]]]:
+async def group_assignment(settings, group: str) -> dict[str, set[tuple[str, int]]]:  # type: ignore[no-untyped-def]
     """``{member client host/id: {(topic, partition), ...}}`` of a consumer group, from the broker."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    from hub.wire.clients import kafka_options
+
+    admin = AIOKafkaAdminClient(**kafka_options(settings))
     await admin.start()
     try:
         [response] = await admin.describe_consumer_groups([group])

@@ -35,9 +35,10 @@ def simulate(rate: float, duration: float, seed: int, day_seconds: float, no_ano
     """Realistic traffic from all 217 villages and the agencies' answers, published to intake."""
     from collections import Counter
 
+    from hub.access.credentials import CredentialStore
     from hub.connectors.loops import run_until_signalled
-    from hub.connectors.publisher import Publisher
     from hub.dev.simulator import drive, schedule
+    from hub.dev.sources import SourcePublishers
 
     items = schedule(seed=seed, rate=rate, duration=duration, now=datetime.now(UTC), day_seconds=day_seconds,
                      anomalies=not no_anomalies)
@@ -50,9 +51,14 @@ def simulate(rate: float, duration: float, seed: int, day_seconds: float, no_ano
             click.echo(f"  {agency:16} {n}")
         return
 
+    settings = get_settings()
+    # Each village desk and agency writes its own intake topic as its own principal (their passwords from
+    # HUB_ACCESS_CREDENTIALS_DIR, as the local stack keeps them); without a store, as this process.
+    store = CredentialStore(settings.access_credentials_dir) if settings.access_credentials_dir else None
+
     async def go(stopping: asyncio.Event) -> None:
         started = time.monotonic()
-        async with Publisher(get_settings(), "simulator", "/simulator") as publisher:
+        async with SourcePublishers(settings, store) as publisher:
             counts = await drive(publisher, items, stopping=stopping)
         click.echo(f"published {sum(counts.values()) - counts['failed']} events in "
                    f"{time.monotonic() - started:.1f}s ({dict(counts)})")
@@ -65,8 +71,11 @@ def simulate(rate: float, duration: float, seed: int, day_seconds: float, no_ano
 @click.option("--connector", default="village_desk", show_default=True, help="metrics label")
 @click.option("--chunk", default=500, show_default=True, help="events in flight at most")
 @click.option("--until-empty", is_flag=True, help="stop once the outbox is empty")
+@click.option("--node", default=None, help="the desk node whose intake topic this outbox feeds (HUB_DESK_NODES; "
+              "default: the first)")
 @click.option("--verbose", "-v", is_flag=True)
-def forward(outbox_path: Path, connector: str, chunk: int, until_empty: bool, verbose: bool) -> None:
+def forward(outbox_path: Path, connector: str, chunk: int, until_empty: bool, node: str | None,
+            verbose: bool) -> None:
     """Send what a local outbox holds to the hub (store and forward), retrying while Kafka is away."""
     from hub.connectors.loops import run_until_signalled
     from hub.connectors.publisher import Publisher
@@ -74,9 +83,12 @@ def forward(outbox_path: Path, connector: str, chunk: int, until_empty: bool, ve
 
     _logging(verbose)
 
+    settings = get_settings()
+    topic = settings.desk_intake_topic(node or next(iter(settings.desk_node_prefixes)))
+
     async def go(stopping: asyncio.Event) -> None:
         with Outbox(outbox_path) as outbox:
-            forwarder = Forwarder(outbox, Publisher(get_settings(), connector, f"/{connector}",
+            forwarder = Forwarder(outbox, Publisher(settings, connector, f"/{connector}", topic=topic,
                                                     request_timeout_ms=15_000), chunk=chunk)
             sent = await forwarder.run(stopping, until_empty=until_empty)
             click.echo(f"sent {sent}; waiting {outbox.depth()[0]}")
@@ -125,7 +137,8 @@ def desk() -> None:
               show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8088, show_default=True)
-@click.option("--node", default="desk", show_default=True, help="name of this desk node (consumer group)")
+@click.option("--node", default=None, help="this desk node, one of HUB_DESK_NODES (default: the first); it "
+              "publishes to its own intake topic as its own principal")
 def desk_serve(tokens: Path, outbox_path: Path, host: str, port: int, node: str) -> None:
     """Serve the intake API; forward the outbox; follow the MPP feed for status look-ups."""
     from hub.ops.runtime import start_process_services

@@ -32,18 +32,25 @@ def dev_fetch() -> None:
 @click.option("--kafka-port", default=9092, show_default=True)
 @click.option("--registry-port", default=8081, show_default=True)
 def dev_up(kafka_port: int, registry_port: int) -> None:
-    """Start Kafka and the registry on loopback (state and logs in .stack/)."""
+    """Start the secured stack on loopback (state, CA, credentials and logs in .stack/) and provision the hub
+    (topics, schemas, principals); prints the hub admin's environment."""
     import time
 
     from hub.dev import stack as devstack
+    from hub.dev.provision import provision
 
     if devstack.LocalStack.load(DEV_DIR):
         raise click.ClickException("a dev stack is already running here; `hub dev down` first")
-    ports = devstack.Ports(kafka_port, devstack.free_port(), registry_port, devstack.free_port())
+    free = devstack.free_port
+    ports = devstack.Ports(kafka_port, free(), free(), registry_port, free(), free(), free())
     started = time.monotonic()
     stack = or_exit(lambda: devstack.LocalStack(DEV_DIR, ports).start())
-    click.echo(f"stack ready in {time.monotonic() - started:.1f}s; logs in {stack.logs}")
+    provision(stack.settings(), all_subjects=True)
+    click.echo(f"stack ready and provisioned in {time.monotonic() - started:.1f}s; logs in {stack.logs}; "
+               f"principals' passwords in {stack.credentials.folder}")
     for name, value in stack.env().items():
+        if name == "HUB_KAFKA_PASSWORD":  # never on the screen: read from the credential store
+            value = f"$(cat {stack.credentials.folder}/hub-admin.password)"
         click.echo(f"export {name}={value}")
 
 

@@ -17,10 +17,15 @@ def worker(loglevel: str) -> None:
 
     from hub.ops.runtime import start_process_services
     from hub.streams.app import create_app
-    from hub.wire.topics import ensure_topics, topic_specs
+    from hub.wire.topics import missing_topics, topic_specs
 
     settings = get_settings()
-    asyncio.run(ensure_topics(settings, topic_specs(settings)))
+    missing = asyncio.run(missing_topics(settings, [spec.name for spec in topic_specs(settings)]))
+    if missing:
+        raise click.ClickException(
+            f"{len(missing)} of the hub's topics are missing or not visible to {settings.kafka_username}: "
+            f"{', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}. The hub admin creates them and grants "
+            f"access: `hub topics create`, `hub schemas register`, `hub access apply`")
     asyncio.set_event_loop(asyncio.new_event_loop())
     start_process_services(settings, "worker", log_level=loglevel)
     app = create_app(settings)

@@ -32,6 +32,7 @@ from types import MappingProxyType
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from hub.access.catalogue import agency_group_prefix
 from hub.connectors.follower import Follower, Seen
 from hub.connectors.loops import Loops
 from hub.connectors.publisher import Publisher
@@ -137,10 +138,12 @@ class AgencyConnector:
         self.profile = profile
         self.on_request = on_request
         self.outbox = Outbox(Path(state_dir) / f"{profile.connector}.sqlite")
-        self.forwarder = Forwarder(self.outbox, Publisher(settings, profile.connector, source=profile.source,
-                                                          request_timeout_ms=15_000))
+        self.forwarder = Forwarder(self.outbox, Publisher(
+            settings, profile.connector, source=profile.source, topic=settings.agency_intake_topic(profile.agency),
+            request_timeout_ms=15_000))
+        # Its consumer group lives under the agency's own prefix (the only groups its principal may use).
         self.follower = (Follower(settings, settings.agency_topic(profile.agency),
-                                  f"{settings.app_id}-connector-{profile.agency}", self._requests)
+                                  f"{agency_group_prefix(profile.agency)}connector.{settings.app_id}", self._requests)
                          if follow else None)
         self._loops = Loops()
 

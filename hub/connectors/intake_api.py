@@ -27,6 +27,7 @@ from typing import Any
 
 from aiohttp import web
 
+from hub.access.catalogue import desk_group_prefix
 from hub.connectors.follower import Follower, Seen
 from hub.connectors.loops import Loops
 from hub.connectors.publisher import Publisher
@@ -77,13 +78,16 @@ class DeskService:
     """The desk node: outbox + forwarder to intake + feed follower into the ledger."""
 
     def __init__(self, settings: Settings, outbox: Outbox, *, regions_served: Iterable[str] = (),
-                 follow_feed: bool = True, node: str = "desk"):
+                 follow_feed: bool = True, node: str | None = None):
+        node = node or next(iter(settings.desk_node_prefixes))
         self.settings = settings
         self.outbox = outbox
         self.regions_served = frozenset(regions_served)
         self.forwarder = Forwarder(outbox, Publisher(settings, CONNECTOR, source=f"/{SOURCE_SYSTEM}",
+                                                     topic=settings.desk_intake_topic(node),
                                                      request_timeout_ms=15_000))
-        self.follower = (Follower(settings, settings.topic_feed, f"{settings.app_id}-{SOURCE_SYSTEM}-{node}",
+        # The node's principal may only use consumer groups under its own prefix.
+        self.follower = (Follower(settings, settings.topic_feed, f"{desk_group_prefix(node)}feed.{settings.app_id}",
                                   self._seen) if follow_feed else None)
         self._loops = Loops()
 
@@ -293,7 +297,7 @@ def openapi() -> dict[str, Any]:
 
 
 async def serve(settings: Settings, *, outbox_path: Path, tokens: DeskTokens, host: str, port: int,
-                stopping: asyncio.Event, node: str = "desk") -> None:
+                stopping: asyncio.Event, node: str | None = None) -> None:
     """Run the desk node until ``stopping`` is set (graceful: finish, flush, close)."""
     with Outbox(outbox_path) as outbox:
         service = DeskService(settings, outbox, regions_served=tokens.regions, node=node)

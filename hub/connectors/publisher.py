@@ -1,4 +1,6 @@
-"""What every connector shares: an idempotent Kafka producer that publishes lifecycle events to intake.
+"""What every connector shares: an idempotent Kafka producer that publishes lifecycle events to its intake
+topic (each source has its own, writable by its principal alone: ``intake.desa.<node>.v1``,
+``intake.agency.<code>.v1``; see ``hub.access.catalogue``).
 
 Key = request id (one request's events stay in order), value = Avro in the Confluent wire format,
 CloudEvents binary-mode headers (``ce_source`` = the connector's source, ``ce_id`` = the event id,
@@ -38,13 +40,13 @@ class Publisher:
     retries; a resend by a *new* producer (after a crash) is caught downstream by ``ce_source`` + ``ce_id``.
     """
 
-    def __init__(self, settings: Settings, connector: str, source: str, *, codec: Codec | None = None,
-                 linger_ms: int = 5, topic: str | None = None, request_timeout_ms: int = 30_000):
+    def __init__(self, settings: Settings, connector: str, source: str, *, topic: str, codec: Codec | None = None,
+                 linger_ms: int = 5, request_timeout_ms: int = 30_000):
         self.settings = settings
         self.connector = connector
         self.source = source
         self.codec = codec or Codec(registry(settings))
-        self.topic = topic or settings.topic_intake
+        self.topic = topic
         self.linger_ms = linger_ms
         self.request_timeout_ms = request_timeout_ms
         self._producer: AIOKafkaProducer | None = None

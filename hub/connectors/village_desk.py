@@ -206,12 +206,14 @@ def build_status_update(request_id: str, data: StatusIn, known: Sequence[Request
 
 
 class VillageDeskConnector:
-    """Publishes village-desk submissions to the hub's intake topic (directly, no outbox)."""
+    """Publishes village-desk submissions to a desk node's intake topic (directly, no outbox)."""
 
     name = "village_desk"
 
-    def __init__(self, settings: Settings):
-        self.publisher = Publisher(settings, self.name, source=f"/{SOURCE_SYSTEM}")
+    def __init__(self, settings: Settings, node: str | None = None):
+        node = node or next(iter(settings.desk_node_prefixes))
+        self.publisher = Publisher(settings, self.name, source=f"/{SOURCE_SYSTEM}",
+                                   topic=settings.desk_intake_topic(node))
 
     async def __aenter__(self) -> VillageDeskConnector:
         await self.publisher.start()

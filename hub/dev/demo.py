@@ -18,18 +18,21 @@ from pathlib import Path
 
 import httpx
 
-from hub.connectors.publisher import Publisher
+from hub.access.catalogue import WORKER, desk_principal, principals
+from hub.access.credentials import CredentialStore
 from hub.core.models import RequestLifecycleEvent
 from hub.core.records import CitizenNotice, SlaEvent
-from hub.dev.stack import LocalStack, fetch, free_port
+from hub.dev.provision import provision
 from hub.dev.runner import WorkerProcess
-from hub.settings import Settings
 from hub.dev.simulator import drive, schedule, village_requests
+from hub.dev.sources import SourcePublishers
+from hub.dev.stack import LocalStack, fetch, free_port
+from hub.settings import Settings
 from hub.wire import cloudevents as ce
-from hub.wire.codec import Codec
 from hub.wire.clients import kafka_options, registry
+from hub.wire.codec import Codec
 from hub.wire.tail import Record, collect
-from hub.wire.topics import ensure_topics, topic_specs
+from hub.wire.topics import intake_topics, topic_specs
 
 BACKLOG_AGES_DAYS = (1, 2, 3, 4, 6, 8)  # open requests submitted this long ago: SLA warnings and breaches
 
@@ -47,24 +50,26 @@ def _backlog(n: int, now: datetime) -> list[RequestLifecycleEvent]:
     return out
 
 
-async def _bad_records(settings: Settings) -> int:
-    """Two records no connector should send: garbage bytes, and a valid frame with an unknown schema id."""
+async def _bad_records(settings: Settings, store: CredentialStore) -> int:
+    """Two records no connector should send (garbage bytes, a valid frame with an unknown schema id), written
+    by a village-desk node to its own intake topic."""
     from aiokafka import AIOKafkaProducer
 
-    producer = AIOKafkaProducer(acks="all", **kafka_options(settings))
+    node = next(iter(settings.desk_node_prefixes))
+    producer = AIOKafkaProducer(acks="all", **kafka_options(store.settings_for(settings, desk_principal(node))))
     await producer.start()
     try:
+        topic = settings.desk_intake_topic(node)
         headers = ce.to_headers(ce.CloudEvent("bad-1", "/demo/bad", "demo", "BAD-1", datetime.now(UTC)))
-        await producer.send_and_wait(settings.topic_intake, b"\xde\xad\xbe\xef not avro", key=b"BAD-1",
+        await producer.send_and_wait(topic, b"\xde\xad\xbe\xef not avro", key=b"BAD-1", headers=headers)
+        await producer.send_and_wait(topic, struct.pack(">BI", 0, 987654) + b"\x02x", key=b"BAD-2",
                                      headers=headers)
-        await producer.send_and_wait(settings.topic_intake, struct.pack(">BI", 0, 987654) + b"\x02x",
-                                     key=b"BAD-2", headers=headers)
     finally:
         await producer.stop()
     return 2
 
 
-async def _run_traffic(settings: Settings, seed: int, rate: float, duration: float
+async def _run_traffic(settings: Settings, store: CredentialStore, seed: int, rate: float, duration: float
                        ) -> tuple[set[str], Counter]:
     now = datetime.now(UTC)
     items = schedule(seed=seed, rate=rate, duration=duration, now=now, day_seconds=2.0)
@@ -73,10 +78,11 @@ async def _run_traffic(settings: Settings, seed: int, rate: float, duration: flo
     say(f"simulating {len({s.event.request_id for s in items})} new requests at {rate:g}/s from "
         f"{len({s.event.region_code for s in items})} villages with their agencies' answers "
         f"({len(items)} events, 1 working day = 2 s), plus {len(backlog)} unanswered requests from past days")
-    async with Publisher(settings, "demo", "/smart-kampung") as publisher:
+    # every village desk and agency writes its own intake topic, as its own principal
+    async with SourcePublishers(settings, store, connector="demo") as publisher:
         await publisher.publish_many((e, f"/smart-kampung/{e.region_code}") for e in backlog)
         counts = await drive(publisher, items)
-    counts["malformed"] = await _bad_records(settings)
+    counts["malformed"] = await _bad_records(settings, store)
     return requests, counts
 
 
@@ -166,18 +172,23 @@ def run_demo(*, rate: float = 15.0, duration: float = 15.0, seed: int = 2026, ti
     say(f"starting Kafka (KRaft) and Apicurio Registry on loopback; logs in {stack.logs}")
     started = time.monotonic()
     stack.start()
-    say(f"stack ready in {time.monotonic() - started:.1f}s: kafka {stack.bootstrap}, registry {stack.registry_url}")
+    say(f"stack ready in {time.monotonic() - started:.1f}s (TLS everywhere, SCRAM-SHA-512, ACLs; registry behind "
+        f"Keycloak): kafka {stack.bootstrap}, registry {stack.registry_url}")
     metrics_port = free_port()
-    settings = Settings(bootstrap_servers=stack.bootstrap, registry_url=stack.registry_url,
-                        metrics_port=metrics_port, worker_data_dir=workdir / "worker",
-                        sla_tick_seconds=1.0, citizen_ref_key="demo-only-key-not-for-production")
-    worker = WorkerProcess(settings.to_env(), stack.logs / "worker.log")
+    settings = stack.settings(metrics_port=metrics_port, worker_data_dir=workdir / "worker", sla_tick_seconds=1.0,
+                              citizen_ref_key="demo-only-key-not-for-production")
+    worker = WorkerProcess(stack.credentials.settings_for(settings, WORKER).to_env(), stack.logs / "worker.log")
     try:
-        asyncio.run(ensure_topics(settings, topic_specs(settings)))
+        provision(settings)
+        say(f"as the hub admin: {len(topic_specs(settings))} topics, their schemas, and "
+            f"{len(principals(settings)) - 1} principals each with its own password and ACLs "
+            f"(e.g. agency-pln reads {settings.agency_topic('pln')} and writes "
+            f"{settings.agency_intake_topic('pln')} only)")
         worker.start().wait_ready()
-        say(f"hub worker ready (metrics on http://127.0.0.1:{metrics_port}/metrics)")
-        requests, counts = asyncio.run(_run_traffic(settings, seed, rate, duration))
-        topics = [s.name for s in topic_specs(settings) if s.name != settings.topic_intake
+        say(f"hub worker ready as {WORKER} (metrics on http://127.0.0.1:{metrics_port}/metrics)")
+        requests, counts = asyncio.run(_run_traffic(settings, stack.credentials, seed, rate, duration))
+        intake = set(intake_topics(settings))
+        topics = [s.name for s in topic_specs(settings) if s.name not in intake
                   and not s.name.startswith(settings.app_id)]
         records = asyncio.run(_collect_quiet(settings, topics, quiet=4.0, timeout=timeout))
         metrics_text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text

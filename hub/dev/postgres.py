@@ -84,8 +84,8 @@ class LocalPostgres:
         self._run("initdb", "-D", str(self.root / "data"), "-U", "hub", "--auth=scram-sha-256",
                   f"--pwfile={pwfile}", "-E", "UTF8", "--no-sync")
         pwfile.unlink()
-        self._run("pg_ctl", "start", "-w", "-D", str(self.root / "data"), "-l", str(self.root / "pg.log"), "-o",
-                  f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off")
+        self._run("pg_ctl", "start", "-w", "-D", str(self.root / "data"), "-l", str(self.root / "pg.log"),
+                  "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off")
         return self
 
     def stop(self) -> None:

@@ -1,13 +1,22 @@
-"""The local real stack: Apache Kafka (KRaft, single node) and Apicurio Registry, on loopback.
+"""The local real stack, secured as production is: Kafka (KRaft), Apicurio Registry and Keycloak, on loopback.
 
-Both come from Maven Central through ``deploy/stack/pom.xml`` into a cache outside git
+All three come from Maven Central through ``deploy/stack/pom.xml`` into a cache outside git
 (``$HUB_STACK_HOME``, default ``~/.cache/hub-stack``). Used by ``hub dev up|down``, the demo and the
 test suite (random free ports, temporary folders). Production runs a real multi-broker cluster.
+
+Nothing listens in plaintext or unauthenticated: a development CA is made at each start
+(``hub.dev.pki``); Kafka's clients connect with SASL_SSL / SCRAM-SHA-512 and brokers among themselves
+with mutual TLS (``hub.dev.kafka_node``); the registry answers HTTPS only and authenticates HTTP basic
+credentials at Keycloak (``hub.dev.idp``): anonymous requests get 401, principals other than the admin
+may only read. The hub admin's password is made at start and kept, with every other principal's, in
+the stack's credential store (``<workdir>/credentials``, ``hub.access.credentials``); :meth:`env` and
+:meth:`settings` hand them to the hub's processes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -17,16 +26,22 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import httpx
 
-from hub.settings import REPO_ROOT
+from hub.access.catalogue import ADMIN
+from hub.access.credentials import CredentialStore
+from hub.dev import idp
+from hub.dev.kafka_node import KafkaNode, prepare
+from hub.dev.pki import TRUSTSTORE_PASSWORD, DevPki, make_dev_pki
+from hub.settings import REPO_ROOT, Settings
 
 POM = REPO_ROOT / "deploy" / "stack" / "pom.xml"
 KAFKA_JAVA = 17
-REGISTRY_JAVA = 21  # Apicurio Registry 3.3 is built for Java 21
+REGISTRY_JAVA = 21  # Apicurio Registry 3.3 and Keycloak 26 are built for Java 21
 
 
 class StackError(RuntimeError):
@@ -41,7 +56,7 @@ def versions() -> dict[str, str]:
     """Kafka and Apicurio versions, from the pom (their one home)."""
     text = POM.read_text(encoding="utf-8")
     return {name: re.search(rf"<{name}.version>([^<]+)<", text).group(1)  # type: ignore[union-attr]
-            for name in ("kafka", "apicurio")}
+            for name in ("kafka", "apicurio", "keycloak")}
 
 
 def _java_major(java: str) -> int | None:
@@ -79,29 +94,39 @@ def find_java(minimum: int) -> str:
 class Distribution:
     kafka_libs: Path
     apicurio_dir: Path
+    keycloak_dir: Path
 
 
 def fetch(home: Path | None = None, *, quiet: bool = True) -> Distribution:
     """Fetch Kafka and Apicurio with Maven into ``home`` unless already there."""
     home = home or stack_home()
     v = versions()
-    dist = Distribution(home / f"kafka-{v['kafka']}" / "libs", home / f"apicurio-{v['apicurio']}")
-    if (dist.apicurio_dir / "quarkus-run.jar").exists() and any(dist.kafka_libs.glob("kafka_2.13-*.jar")):
+    dist = Distribution(home / f"kafka-{v['kafka']}" / "libs", home / f"apicurio-{v['apicurio']}",
+                        home / f"keycloak-{v['keycloak']}")
+    if ((dist.apicurio_dir / "quarkus-run.jar").exists() and any(dist.kafka_libs.glob("kafka_2.13-*.jar"))
+            and (dist.keycloak_dir / "bin" / "kc.sh").exists()):
+        idp.build(dist.keycloak_dir, _java_home(find_java(REGISTRY_JAVA)))
         return dist
     mvn = shutil.which("mvn")
     if not mvn:
         raise StackError("Maven (mvn) is needed to fetch Kafka and Apicurio from Maven Central "
                          "(Debian: apt-get install maven).")
     java = find_java(KAFKA_JAVA)
-    env = {**os.environ, "JAVA_HOME": str(Path(java).resolve().parent.parent)}
+    env = {**os.environ, "JAVA_HOME": str(_java_home(java))}
     cmd = [mvn, "-B", *(["-q"] if quiet else []), "-f", str(POM), f"-DoutputDir={home}", "package"]
-    print(f"fetching Kafka {v['kafka']} and Apicurio Registry {v['apicurio']} from Maven Central into {home}",
-          flush=True)
+    print(f"fetching Kafka {v['kafka']}, Apicurio Registry {v['apicurio']} and Keycloak {v['keycloak']} "
+          f"from Maven Central into {home}", flush=True)
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise StackError(f"Maven could not fetch the stack (exit {done.returncode}):\n{done.stdout[-3000:]}"
                          f"{done.stderr[-2000:]}")
+    print("building Keycloak's optimized server once (about 20 s)", flush=True)
+    idp.build(dist.keycloak_dir, _java_home(find_java(REGISTRY_JAVA)))
     return dist
+
+
+def _java_home(java: str) -> Path:
+    return Path(java).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -112,32 +137,21 @@ def free_port() -> int:
 
 @dataclass(frozen=True)
 class Ports:
-    kafka: int
-    controller: int
-    registry: int
-    management: int
+    kafka: int  # SASL_SSL, the clients' listener
+    internal: int  # broker to broker, mutual TLS
+    controller: int  # KRaft, mutual TLS
+    registry: int  # HTTPS
+    registry_management: int  # registry health, HTTPS
+    idp: int  # Keycloak, HTTPS
+    idp_management: int  # Keycloak health, HTTPS
 
     @classmethod
     def random(cls) -> Ports:
-        return cls(free_port(), free_port(), free_port(), free_port())
-
-
-LOG4J = """Configuration:
-  Appenders:
-    Console:
-      name: STDOUT
-      PatternLayout:
-        pattern: "[%d] %p %m (%c)%n"
-  Loggers:
-    Root:
-      level: INFO
-      AppenderRef:
-        - ref: STDOUT
-"""
+        return cls(*(free_port() for _ in range(7)))
 
 
 class LocalStack:
-    """One Kafka broker (KRaft, broker+controller) and one Apicurio Registry, both on 127.0.0.1."""
+    """One Kafka node (KRaft, broker + controller), Apicurio Registry and Keycloak, all on 127.0.0.1."""
 
     def __init__(self, workdir: Path, ports: Ports | None = None, dist: Distribution | None = None,
                  kafka_heap: str = os.environ.get("HUB_KAFKA_HEAP", "1g")):
@@ -146,7 +160,10 @@ class LocalStack:
         self.dist = dist
         self.kafka_heap = kafka_heap
         self.logs = self.workdir / "logs"
+        self.credentials = CredentialStore(self.workdir / "credentials")
+        self.pki: DevPki | None = None
         self.pids: dict[str, int] = {}
+        self.timings: dict[str, float] = {}  # seconds from start until each component answered
 
     @property
     def bootstrap(self) -> str:
@@ -154,11 +171,32 @@ class LocalStack:
 
     @property
     def registry_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports.registry}/apis/ccompat/v7"
+        return f"https://127.0.0.1:{self.ports.registry}/apis/ccompat/v7"
 
-    def env(self) -> dict[str, str]:
-        """Environment for hub processes that should use this stack."""
-        return {"HUB_BOOTSTRAP_SERVERS": self.bootstrap, "HUB_REGISTRY_URL": self.registry_url}
+    @property
+    def idp_url(self) -> str:
+        return idp.realm_url(self.ports.idp)
+
+    @property
+    def ca_file(self) -> Path:
+        return self.workdir / "pki" / "ca.pem"
+
+    def env(self, principal: str = ADMIN) -> dict[str, str]:
+        """Environment for a hub process of this stack, as ``principal`` (the admin by default)."""
+        return {"HUB_BOOTSTRAP_SERVERS": self.bootstrap, "HUB_REGISTRY_URL": self.registry_url,
+                "HUB_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "HUB_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+                "HUB_KAFKA_USERNAME": principal, "HUB_KAFKA_PASSWORD": self.credentials.password(principal),
+                "HUB_KAFKA_CA_FILE": str(self.ca_file), "HUB_IDP_URL": self.idp_url,
+                "HUB_ACCESS_CREDENTIALS_DIR": str(self.credentials.folder)}
+
+    def settings(self, principal: str = ADMIN, **overrides: object) -> Settings:
+        """Settings for this stack as ``principal`` (``overrides``: any other field)."""
+        values: dict[str, object] = dict(
+            bootstrap_servers=self.bootstrap, registry_url=self.registry_url, kafka_security_protocol="SASL_SSL",
+            kafka_username=principal, kafka_password=self.credentials.password(principal),
+            kafka_ca_file=self.ca_file, idp_url=self.idp_url, access_credentials_dir=self.credentials.folder)
+        values.update(overrides)
+        return Settings(**values)  # type: ignore[arg-type]
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self, timeout: float = 180.0) -> LocalStack:
@@ -167,58 +205,64 @@ class LocalStack:
         self.logs.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         try:
-            self._start_kafka(kafka_java)
+            self.pki = make_dev_pki(self.workdir / "pki")
+            admin_password = self.credentials.password(ADMIN)
+            bootstrap_secret = self.credentials.password("idp-bootstrap")
+            # The three start side by side; the registry waits for its identity provider on first use.
+            self._spawn("idp", idp.command(self.dist.keycloak_dir, self.pki, self.ports.idp,
+                                           self.ports.idp_management, bootstrap_secret),
+                        self.workdir, env={"JAVA_HOME": str(_java_home(registry_java))})
+            self._start_kafka(kafka_java, admin_password)
             self._start_registry(registry_java)
             self._save()
+            self._wait("idp", lambda: idp.ready(self.ports.idp, self.ca_file), started + timeout)
+            idp.bootstrap_realm(self.ports.idp, self.ca_file, bootstrap_secret, admin_password)
+            self.timings["idp"] = time.monotonic() - started
             self._wait_kafka(started + timeout)
-            self._wait_registry(started + timeout)
+            self.timings["kafka"] = time.monotonic() - started
+            self._wait("registry", self._registry_ready, started + timeout)
+            self.timings["registry"] = time.monotonic() - started
         except BaseException:
             self.stop()
             raise
         return self
 
-    def _spawn(self, name: str, cmd: list[str], cwd: Path) -> None:
+    def _spawn(self, name: str, cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
         log = open(self.logs / f"{name}.log", "ab")
         self.pids[name] = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-                                           stdin=subprocess.DEVNULL, start_new_session=True).pid
+                                           stdin=subprocess.DEVNULL, start_new_session=True,
+                                           env={**os.environ, **(env or {})}).pid
 
-    def _start_kafka(self, java: str) -> None:
-        assert self.dist
-        kdir = self.workdir / "kafka"
-        kdir.mkdir(parents=True, exist_ok=True)
+    def _start_kafka(self, java: str, admin_password: str) -> None:
+        assert self.dist and self.pki
         p = self.ports
-        (kdir / "log4j2.yaml").write_text(LOG4J)
-        (kdir / "server.properties").write_text("\n".join([
-            "process.roles=broker,controller", "node.id=1",
-            f"controller.quorum.bootstrap.servers=127.0.0.1:{p.controller}",
-            f"listeners=PLAINTEXT://127.0.0.1:{p.kafka},CONTROLLER://127.0.0.1:{p.controller}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{p.kafka}",
-            "controller.listener.names=CONTROLLER",
-            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-            f"log.dirs={kdir / 'data'}",
-            "offsets.topic.replication.factor=1", "offsets.topic.num.partitions=6",
-            "transaction.state.log.replication.factor=1", "transaction.state.log.min.isr=1",
-            "share.coordinator.state.topic.replication.factor=1",
-            "group.initial.rebalance.delay.ms=0", "num.partitions=1", "auto.create.topics.enable=false",
-            "",
-        ]))
-        base = [java, f"-Xmx{self.kafka_heap}", f"-Dlog4j2.configurationFile={kdir / 'log4j2.yaml'}",
-                "-cp", f"{self.dist.kafka_libs}/*"]
-        if not (kdir / "data" / "meta.properties").exists():
-            fmt = subprocess.run(base + ["kafka.tools.StorageTool", "format", "-t", _cluster_id(),
-                                         "-c", str(kdir / "server.properties"), "--standalone"],
-                                 capture_output=True, text=True, timeout=120)
-            if fmt.returncode != 0:
-                raise StackError(f"formatting KRaft storage failed: {fmt.stdout}{fmt.stderr}")
-        self._spawn("kafka", base + ["kafka.Kafka", str(kdir / "server.properties")], kdir)
+        node = KafkaNode(1, p.kafka, p.internal, p.controller)
+        cmd = prepare(node, [node], self.pki, self.workdir / "kafka", java=java, libs=self.dist.kafka_libs,
+                      heap=self.kafka_heap, cluster_id=_cluster_id(), admin_password=admin_password)
+        self._spawn("kafka", cmd, self.workdir / "kafka")
 
     def _start_registry(self, java: str) -> None:
-        assert self.dist
-        p = self.ports
+        assert self.dist and self.pki
+        p, pki = self.ports, self.pki
         self._spawn("registry", [
             java, "-Xmx512m",
-            "-Dquarkus.http.host=127.0.0.1", f"-Dquarkus.http.port={p.registry}",
-            "-Dquarkus.management.host=127.0.0.1", f"-Dquarkus.management.port={p.management}",
+            # its calls to the identity provider verify the dev CA
+            f"-Djavax.net.ssl.trustStore={pki.truststore}", "-Djavax.net.ssl.trustStoreType=PKCS12",
+            f"-Djavax.net.ssl.trustStorePassword={TRUSTSTORE_PASSWORD}",
+            # HTTPS only; the health endpoints on a second HTTPS listener (Quarkus' management interface)
+            "-Dquarkus.http.host=127.0.0.1", "-Dquarkus.http.port=0", f"-Dquarkus.http.ssl-port={p.registry}",
+            "-Dquarkus.http.insecure-requests=disabled",
+            "-Dquarkus.management.host=127.0.0.1", f"-Dquarkus.management.port={p.registry_management}",
+            f"-Dquarkus.management.ssl.certificate.files={pki.server_cert}",
+            f"-Dquarkus.management.ssl.certificate.key-files={pki.server_key}",
+            f"-Dquarkus.tls.key-store.pem.0.cert={pki.server_cert}",
+            f"-Dquarkus.tls.key-store.pem.0.key={pki.server_key}",
+            "-Dquarkus.oidc.tls.tls-configuration-name=idp", f"-Dquarkus.tls.idp.trust-store.pem.certs={pki.ca}",
+            # authentication at Keycloak (HTTP basic = client credentials), roles from the token
+            "-Dquarkus.oidc.tenant-enabled=true", f"-Dquarkus.oidc.auth-server-url={self.idp_url}",
+            "-Dquarkus.oidc.client-id=registry-api",
+            "-Dapicurio.authn.basic-client-credentials.enabled=true",
+            "-Dapicurio.auth.role-based-authorization=true", "-Dapicurio.auth.role-source=token",
             "-Dquarkus.log.level=WARN", "-Dapicurio.logging.audit.enabled=false",
             "-Dquarkus.http.access-log.enabled=false",
             "-jar", str(self.dist.apicurio_dir / "quarkus-run.jar"),
@@ -234,11 +278,23 @@ class LocalStack:
             tail = (self.logs / f"{name}.log").read_text(errors="replace")[-3000:]
             raise StackError(f"{name} exited during start-up (status {status}); log {self.logs}/{name}.log:\n{tail}")
 
+    def _wait(self, name: str, ready: Callable[[], bool], deadline: float) -> None:
+        while time.monotonic() < deadline:
+            self._check_alive(name)
+            if ready():
+                return
+            time.sleep(0.3)
+        raise StackError(f"{name} did not become ready in time; see {self.logs}/{name}.log")
+
     def _wait_kafka(self, deadline: float) -> None:
         from aiokafka.admin import AIOKafkaAdminClient
 
+        from hub.wire.clients import kafka_options
+
+        options = kafka_options(self.settings())
+
         async def metadata_answers() -> bool:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=3000)
+            admin = AIOKafkaAdminClient(request_timeout_ms=3000, **options)
             try:
                 await admin.start()
                 await admin.describe_cluster()
@@ -248,28 +304,41 @@ class LocalStack:
             finally:
                 await admin.close()
 
-        while time.monotonic() < deadline:
-            self._check_alive("kafka")
-            if _port_open(self.ports.kafka) and asyncio.run(metadata_answers()):
-                return
-            time.sleep(0.3)
-        raise StackError(f"Kafka did not answer metadata requests in time; see {self.logs}/kafka.log")
+        self._wait("kafka", lambda: _port_open(self.ports.kafka) and asyncio.run(metadata_answers()), deadline)
 
-    def _wait_registry(self, deadline: float) -> None:
-        health = f"http://127.0.0.1:{self.ports.management}/health/ready"
-        while time.monotonic() < deadline:
-            self._check_alive("registry")
-            try:
-                if (httpx.get(health, timeout=2).status_code == 200
-                        and httpx.get(f"{self.registry_url}/subjects", timeout=2).status_code == 200):
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        raise StackError(f"the registry did not become ready in time; see {self.logs}/registry.log")
+    def _registry_ready(self) -> bool:
+        try:
+            health = httpx.get(f"https://127.0.0.1:{self.ports.registry_management}/health/ready",
+                               verify=str(self.ca_file), timeout=2)
+            if health.status_code != 200:
+                return False
+            # authenticated through the identity provider: the whole chain works
+            answer = httpx.get(f"{self.registry_url}/subjects", verify=str(self.ca_file), timeout=5,
+                               auth=(ADMIN, self.credentials.password(ADMIN)))
+            return answer.status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def kill_kafka(self, sig: int = signal.SIGKILL) -> None:
+        """Stop the broker abruptly (tests and drills); :meth:`restart_kafka` brings it back."""
+        pid = self.pids.pop("kafka", None)
+        if pid:
+            if sig == signal.SIGKILL:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, 0)
+            else:
+                _terminate(pid, 30)
+
+    def restart_kafka(self, timeout: float = 120.0) -> None:
+        """Start the broker again on its data and ports (its storage is formatted already)."""
+        self._start_kafka(find_java(KAFKA_JAVA), self.credentials.password(ADMIN))
+        self._save()
+        self._wait_kafka(time.monotonic() + timeout)
 
     def stop(self, timeout: float = 20.0) -> None:
-        for name in ("registry", "kafka"):
+        for name in ("registry", "idp", "kafka"):
             pid = self.pids.pop(name, None)
             if pid:
                 _terminate(pid, timeout)

@@ -76,6 +76,7 @@ def create_app(settings: Settings) -> faust.App:
         producer_max_batch_size=settings.producer_batch_bytes,
         producer_partitioner=CachedPartitioner(),  # same partitions as Kafka's default, hash computed once per key
         web_enabled=False,
+        topic_disable_leader=True,  # no leader topic: every worker runs the SLA timer for its own partitions
         datadir=str(settings.worker_data_dir),
     ))  # guard: a group without commits re-reads from the start after a seek (hub.streams.offsets)
     if settings.citizen_ref_key is None:

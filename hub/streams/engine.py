@@ -1,7 +1,8 @@
 """The lifecycle engine's per-record work, without Faust: (table entry, record) -> (new entry, records out).
 
 Three inputs, one agent (all keyed by the id whose table entry they touch, so all co-partitioned):
-* intake: decode -> admit -> dedup -> lifecycle.apply -> SLA clock -> enrich -> fan-out
+* intake: decode -> CloudEvents attributes and the producer's identity (``hub.streams.identity``: the
+  topic is the proof, the payload a claim) -> admit -> dedup -> lifecycle.apply -> SLA clock -> enrich -> fan-out
   (agency, MPP feed, hub.lifecycle.v1, citizen notice, audit, journey step);
 * SLA timer ticks: warning / breach, once per request (or journey) and stage;
 * journey steps: a child's accepted event folded into its parent journey.
@@ -42,10 +43,12 @@ from hub.core.records import AuditDelivery, AuditEntry, CitizenNotice, SlaKind, 
 from hub.core.routing import CITIZEN, fan_out, minimise, purpose
 from hub.settings import Settings
 from hub.streams import timing
+from hub.streams.identity import check_attributes, check_identity
 from hub.streams.router import Outgoing, read_event
 from hub.wire import cloudevents as ce
 from hub.wire.codec import Codec, Encoder, load_schema
 from hub.wire.deadletter import Origin
+from hub.wire.topics import intake_sources
 
 
 Entry = dict[str, Any]
@@ -88,6 +91,7 @@ class Engine:
     def __init__(self, settings: Settings, codec: Codec, agencies: Sequence[str]):
         self.settings = settings
         self.codec = codec
+        self.sources = intake_sources(settings)  # intake topic -> who may write it (hub.streams.identity)
         self.key = settings.citizen_ref_key.get_secret_value().encode() if settings.citizen_ref_key else None
         schema = load_schema(settings.schemas_dir, RequestLifecycleEvent.SCHEMA)
         codec.reader(schema)
@@ -147,6 +151,10 @@ class Engine:
     def on_intake(self, entry: Entry | None, key: bytes | None, value: bytes | None,
                   headers: Sequence[tuple[str, bytes]] | None, origin: Origin, partition: int) -> Result:
         meta, event = read_event(self.codec, key, value, headers)
+        check_attributes(meta, event)
+        source = self.sources.get(origin.topic)
+        if source is not None:
+            check_identity(source, meta, event)
         service = admit(event)
         fp = digest(event)
         ce_key = f"{meta.source}|{meta.id}"

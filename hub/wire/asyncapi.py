@@ -19,7 +19,7 @@ import hub
 from hub.settings import REPO_ROOT, Settings
 from hub.wire import cloudevents as ce
 from hub.wire.schemas import DeadLetter, catalogue
-from hub.wire.topics import TopicSpec, topic_specs
+from hub.wire.topics import TopicSpec, intake_topics, topic_specs
 
 __all__ = ["AVRO_FORMAT", "DOC_PATH", "asyncapi", "default_settings", "document", "render"]
 
@@ -119,6 +119,7 @@ def document(settings: Settings) -> dict[str, Any]:
     messages: dict[str, Any] = {}
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
+    intake = set(intake_topics(settings))
     for spec in topic_specs(settings):
         refs: dict[str, str] = {}
         for record in spec.records:
@@ -140,7 +141,7 @@ def document(settings: Settings) -> dict[str, Any]:
                 raise LookupError(f"topic {spec.name} carries {record}, which has no schema in {settings.schemas_dir}")
             refs[ref] = ref
         channels[spec.name] = _channel(spec, refs)
-        receive = spec.name == settings.topic_intake
+        receive = spec.name in intake
         operations[f"{'receive' if receive else 'send'}-{spec.name}"] = {
             "action": "receive" if receive else "send",
             "channel": {"$ref": f"#/channels/{spec.name}"},

@@ -85,6 +85,35 @@ def confluent_options(settings: Settings) -> dict[str, Any]:
     return conf
 
 
+def registry_credentials(settings: Settings) -> tuple[str, str] | None:
+    """(client id, secret) the registry authenticates this process with: the registry's own settings,
+    else the Kafka principal's (one principal, one secret); None without any."""
+    user = settings.registry_username or settings.kafka_username
+    secret = settings.registry_password or settings.kafka_password
+    if not user or secret is None:
+        return None
+    return user, secret.get_secret_value()
+
+
+def registry_ca(settings: Settings) -> str | None:
+    ca = settings.registry_ca_file or settings.kafka_ca_file
+    return str(ca) if ca else None
+
+
 def registry(settings: Settings) -> SchemaRegistry:
-    """The schema registry client of these settings."""
-    return SchemaRegistry(settings.registry_url)
+    """The schema registry client of these settings (HTTP basic with the principal's credentials; the
+    registry's certificate verified against the CA file, or the system store)."""
+    return SchemaRegistry(settings.registry_url, auth=registry_credentials(settings),
+                          verify=registry_ca(settings) or True)
+
+
+def confluent_registry_options(settings: Settings) -> dict[str, Any]:
+    """confluent-kafka ``SchemaRegistryClient`` configuration, as an agency integrator would write it."""
+    conf: dict[str, Any] = {"url": settings.registry_url}
+    credentials = registry_credentials(settings)
+    if credentials:
+        conf["basic.auth.user.info"] = ":".join(credentials)
+    ca = registry_ca(settings)
+    if ca:
+        conf["ssl.ca.location"] = ca
+    return conf

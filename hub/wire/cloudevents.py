@@ -72,24 +72,47 @@ def to_headers(event: CloudEvent, extra: Iterable[tuple[str, bytes]] = ()) -> He
 MissingHeader = errors.MissingHeader  # a record without a required ce_* header (hub.errors)
 
 
-def header_map(headers: Sequence[tuple[str, bytes]] | None) -> dict[str, str]:
+BadHeader = errors.BadHeader  # present but unusable (hub.errors)
+#: The longest value each attribute may have (an id is at most 128 characters, like the event id).
+MAX_LENGTH = {"ce_id": 128, "ce_source": 256, "ce_type": 128, "ce_specversion": 8, "ce_subject": 128,
+              "ce_time": 40, "traceparent": 64}
+
+
+def header_map(headers: Sequence[tuple[str, bytes | None]] | None) -> dict[str, str]:
+    """Header values as text (a header without a value is absent, never the text "None")."""
     out: dict[str, str] = {}
     for name, value in headers or ():
+        if value is None:
+            continue
         out[name] = value.decode("utf-8", "replace") if isinstance(value, (bytes, bytearray)) else str(value)
     return out
 
 
-def from_headers(headers: Sequence[tuple[str, bytes]] | None) -> CloudEvent:
-    """Parse ce_* headers; raises MissingHeader naming the first required attribute that is absent."""
+def from_headers(headers: Sequence[tuple[str, bytes | None]] | None) -> CloudEvent:
+    """Parse ce_* headers; raises MissingHeader naming the first required attribute that is absent, and
+    BadHeader naming one that is unusable (too long, not UTF-8, not a time)."""
+    raw = {name: value for name, value in headers or () if value is not None}
     h = header_map(headers)
     for name in ("ce_id", "ce_source", "ce_type", "ce_specversion"):
         if not h.get(name):
             raise MissingHeader(f"header {name} is missing")
+    for name, limit in MAX_LENGTH.items():
+        value = raw.get(name)
+        if value is None:
+            continue
+        if len(value) > limit:
+            raise BadHeader(f"header {name}: {len(value)} bytes, at most {limit}")
+        if isinstance(value, (bytes, bytearray)):
+            try:
+                value.decode("utf-8")
+            except UnicodeDecodeError:
+                raise BadHeader(f"header {name} is not UTF-8") from None
     if h["ce_specversion"] != SPECVERSION:
-        raise MissingHeader(f"header ce_specversion is {h['ce_specversion']!r}, expected {SPECVERSION}")
+        raise BadHeader(f"header ce_specversion is {errors.echo(h['ce_specversion'])}, expected {SPECVERSION}")
     time = h.get("ce_time")
-    return CloudEvent(
-        id=h["ce_id"], source=h["ce_source"], type=h["ce_type"], subject=h.get("ce_subject", ""),
-        time=datetime.fromisoformat(time.replace("Z", "+00:00")) if time else datetime.now(UTC),
-        traceparent=h.get("traceparent"),
-    )
+    try:
+        when = datetime.fromisoformat(time.replace("Z", "+00:00")) if time else datetime.now(UTC)
+    except ValueError:
+        raise BadHeader(f"header ce_time {errors.echo(time)} is not an RFC 3339 time") from None
+    return CloudEvent(id=h["ce_id"], source=h["ce_source"], type=h["ce_type"], subject=h.get("ce_subject", ""),
+                      time=when, traceparent=h.get("traceparent"))

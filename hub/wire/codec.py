@@ -4,9 +4,11 @@
     bytes 1-4   schema id, big-endian unsigned, as given by the schema registry
     bytes 5-    Avro binary of the record (schemaless, the schema is in the registry)
 
-Writers register their schema once per subject (TopicRecordNameStrategy: ``<topic>-<record name>``) and
-cache the id. Readers look the writer schema up by id (cached) and resolve it against their own reader
-schema, so a record written with an older schema version is read with the current one.
+The hub admin registers every schema once per subject (TopicRecordNameStrategy: ``<topic>-<record name>``,
+``hub schemas register``); writers look the id up (``register=False``, the default: a read any principal
+may do) or, for the admin's own tools, register it (``register=True``), and cache it. Readers look the
+writer schema up by id (cached) and resolve it against their own reader schema, so a record written with
+an older schema version is read with the current one.
 """
 
 from __future__ import annotations
@@ -21,9 +23,8 @@ from typing import Any
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
-from hub.wire.registry import SchemaNotFound, SchemaRegistry
-
 from hub.errors import DecodeError, MalformedAvro, NotConfluentFramed, UnknownSchemaId
+from hub.wire.registry import Registry, SchemaNotFound
 
 MAGIC = 0
 HEADER = struct.Struct(">BI")
@@ -121,20 +122,23 @@ def _record_branches(schema: dict[str, Any]) -> tuple[tuple[str, str], ...]:
 class Codec:
     """Encoders per (topic, schema) and a decoder that resolves writer schemas by id."""
 
-    def __init__(self, registry: SchemaRegistry):
+    def __init__(self, registry: Registry, *, register: bool = False):
         self.registry = registry
+        self.register = register
         self._encoders: dict[tuple[str, str], Encoder] = {}
         self._writers: dict[int, tuple[str, Any, dict[str, Any]]] = {}
         self._readers: dict[str, tuple[Any, dict[str, Any]]] = {}
         self._plans: dict[int, tuple[str, Any, Any]] = {}  # schema id -> (name, writer, reader or None)
 
     def encoder(self, topic: str, schema: dict[str, Any]) -> Encoder:
-        """Register ``schema`` for ``topic`` (once) and return its encoder."""
+        """The encoder of ``schema`` for ``topic`` (its id looked up, or registered, once)."""
         name = fullname(schema)
         key = (topic, name)
         encoder = self._encoders.get(key)
         if encoder is None:
-            schema_id = self.registry.register(subject_for(topic, name), json.dumps(schema))
+            subject, text = subject_for(topic, name), json.dumps(schema)
+            schema_id = (self.registry.register(subject, text) if self.register
+                         else self.registry.lookup(subject, text))
             encoder = self._encoders[key] = Encoder(schema_id, schema)
             self._writers.setdefault(schema_id, (name, encoder._parsed, schema))
         return encoder

@@ -73,16 +73,20 @@ def _text(settings: Settings, record: str) -> str:
 
 
 def register_all(registry: SchemaRegistry, settings: Settings, *, level: str = LEVEL,
-                 set_global: bool = False) -> list[tuple[str, int]]:
+                 set_global: bool = False, on_topics_only: bool = False) -> list[tuple[str, int]]:
     """Set ``level`` on every subject, then register its local schema; returns (subject, schema id).
+    Only the hub admin may (the registry refuses other principals).
 
     ``set_global`` also makes ``level`` the registry-wide default, so subjects that writers create on the
-    fly later (a new agency topic) are governed from their first version.
+    fly later (a new agency topic) are governed from their first version. ``on_topics_only`` skips the
+    records that travel on no topic (registered once per registry, not per hub).
     """
     if set_global:
         registry.set_global_compatibility(level)
     done = []
     for subject in subjects(settings):
+        if on_topics_only and subject.topic is None:
+            continue
         registry.set_compatibility(subject.name, level)
         done.append((subject.name, registry.register(subject.name, _text(settings, subject.record))))
     return done

@@ -1,7 +1,8 @@
 """The topic catalogue: every topic the hub reads or writes, with its partitions, replication and config.
 
-Topics are created explicitly (``hub topics create``, and by the worker before its agents start):
-a Faust agent subscribed to a missing topic silently consumes nothing.
+Topics are created explicitly by the hub admin (``hub topics create``): no other principal may create,
+delete or reconfigure a topic, and a Faust agent subscribed to a missing topic silently consumes nothing,
+so the worker refuses to start until its topics exist (:func:`missing_topics`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ LIFECYCLE = f"{NAMESPACE}.RequestLifecycleEvent"
 SLA_EVENT = f"{NAMESPACE}.SlaEvent"
 AUDIT_ENTRY = f"{NAMESPACE}.AuditEntry"
 CITIZEN_NOTICE = f"{NAMESPACE}.CitizenNotice"
+#: The agency code of village-desk services: desks answer for them on their own intake topics.
+DESK_AGENCY = "desa"
+#: Dead letters hold original bytes (personal data): kept 21 days, long enough to fix and replay a bad record
+#: that arrived at the start of the longest public holiday (Lebaran with cuti bersama), and no longer.
+DLQ_RETENTION_DAYS = 21
 #: Lifecycle engine tables (Faust names their changelog topics ``<app_id>-<table>-changelog``).
 TABLES = ("requests", "journeys")
 
@@ -45,13 +51,17 @@ def topic_specs(settings: Settings, agencies: Iterable[str] | None = None) -> li
     """Every topic of the hub, from settings and the service catalogue's agencies."""
     p, r = settings.topic_partitions, settings.replication_factor
     base = {"min.insync.replicas": str(min(settings.min_insync_replicas, r))}
+    agency_codes = sorted(agencies if agencies is not None else catalogue.agencies())
     specs = [
-        TopicSpec(settings.topic_intake, "every event from every connector", p, r,
-                  {**base, "retention.ms": str(7 * DAY_MS)}),
+        *(TopicSpec(topic, f"intake from {who}: writable by that principal alone", p, r,
+                    {**base, "retention.ms": str(7 * DAY_MS)})
+          for topic, who in _intake(settings, agency_codes)),
         TopicSpec(settings.topic_feed, "the service mall's unified feed, personal data minimised", p, r,
                   {**base, "retention.ms": str(30 * DAY_MS)}),
+        # The original bytes may hold personal data: readable by the ops-dlq principal alone, and kept only
+        # as long as fixing and replaying needs, a Lebaran holiday included (README, "Dead letters").
         TopicSpec(settings.topic_dlq, "dead letters: original bytes, reason in headers", p, r,
-                  {**base, "retention.ms": str(90 * DAY_MS)}, records=("*",)),
+                  {**base, "retention.ms": str(DLQ_RETENTION_DAYS * DAY_MS)}, records=("*",)),
         TopicSpec(settings.topic_lifecycle, "accepted, enriched lifecycle events: the hub's source of truth "
                   "(no personal data, pseudonymous citizen_ref)", p, r,
                   {**base, "retention.ms": str(90 * DAY_MS)}),
@@ -69,15 +79,47 @@ def topic_specs(settings: Settings, agencies: Iterable[str] | None = None) -> li
         *(TopicSpec(settings.changelog_topic(t), f"internal: changelog of the {t} table (Faust JSON)", p, r,
                     {**base, "cleanup.policy": "compact"}, records=("*",)) for t in TABLES),
     ]
-    for agency in sorted(agencies if agencies is not None else catalogue.agencies()):
+    for agency in agency_codes:
         specs.append(TopicSpec(settings.agency_topic(agency), f"what agency {agency} is entitled to see",
                                p, r, {**base, "retention.ms": str(30 * DAY_MS)}))
     return specs
 
 
+def _intake(settings: Settings, agencies: Iterable[str]) -> list[tuple[str, str]]:
+    desks = [(settings.desk_intake_topic(node), f"village-desk node {node}")
+             for node in settings.desk_node_prefixes]
+    return desks + [(settings.agency_intake_topic(a), f"agency {a}") for a in agencies if a != DESK_AGENCY]
+
+
 def intake_topics(settings: Settings) -> list[str]:
-    """Every topic the worker reads intake events from (the worker subscribes to exactly these)."""
-    return [settings.topic_intake]
+    """Every topic the worker reads intake events from (the worker subscribes to exactly these): one per
+    village-desk node and one per agency of the catalogue (village desks answer for ``desa`` services)."""
+    return [topic for topic, _ in _intake(settings, catalogue.agencies())]
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeSource:
+    """Who may write an intake topic: the identity the worker holds an event to (hub.access makes the topic
+    writable by that principal alone). ``kind`` "desk": a village-desk node serving the villages whose codes
+    start with ``regions``; "agency": the agency ``name``."""
+
+    topic: str
+    kind: str  # "desk" | "agency"
+    name: str  # desk node or agency code
+    regions: tuple[str, ...] = ()
+
+
+def intake_sources(settings: Settings) -> dict[str, IntakeSource]:
+    """Every intake topic and its source."""
+    out = {}
+    for node, prefixes in settings.desk_node_prefixes.items():
+        topic = settings.desk_intake_topic(node)
+        out[topic] = IntakeSource(topic, "desk", node, prefixes)
+    for agency in catalogue.agencies():
+        if agency != DESK_AGENCY:
+            topic = settings.agency_intake_topic(agency)
+            out[topic] = IntakeSource(topic, "agency", agency)
+    return out
 
 
 async def ensure_topics(settings: Settings, specs: list[TopicSpec], *, timeout: float = 30.0) -> list[str]:
@@ -106,3 +148,14 @@ async def ensure_topics(settings: Settings, specs: list[TopicSpec], *, timeout: 
         return [s.name for s in missing]
     finally:
         await admin.close()
+
+
+async def missing_topics(settings: Settings, names: Iterable[str]) -> list[str]:
+    """Those of ``names`` the cluster does not have (or this principal may not see)."""
+    admin = AIOKafkaAdminClient(request_timeout_ms=10_000, **kafka_options(settings))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+    finally:
+        await admin.close()
+    return [name for name in names if name not in existing]

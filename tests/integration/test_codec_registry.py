@@ -9,13 +9,13 @@ import pytest
 
 from hub.core.models import RequestLifecycleEvent
 from hub.dev.simulator import village_requests
+from hub.wire.clients import registry as registry_of
 from hub.wire.codec import Codec, UnknownSchemaId, load_schema, subject_for
-from hub.wire.registry import SchemaRegistry
 
 
 @pytest.fixture
 def codec(make_settings):
-    return Codec(SchemaRegistry(make_settings().registry_url))
+    return Codec(registry_of(make_settings(provisioned=False)), register=True)
 
 
 def _schema(make_settings):
@@ -25,8 +25,8 @@ def _schema(make_settings):
 
 def test_round_trip_through_the_registry(make_settings):
     settings, schema = _schema(make_settings)
-    writer = Codec(SchemaRegistry(settings.registry_url))
-    reader = Codec(SchemaRegistry(settings.registry_url))   # a separate process would know nothing cached
+    writer = Codec(registry_of(settings), register=True)
+    reader = Codec(registry_of(settings), register=True)   # a separate process would know nothing cached
     encode = writer.encoder(settings.topic_feed, schema)
     for event in village_requests(20, seed=3):
         data = encode(event.to_avro())
@@ -34,7 +34,7 @@ def test_round_trip_through_the_registry(make_settings):
         decoded = reader.decode(data)
         assert decoded.schema_id == encode.schema_id and decoded.record_name == RequestLifecycleEvent.SCHEMA
         assert RequestLifecycleEvent.from_avro(decoded.record) == event
-    subjects = SchemaRegistry(settings.registry_url).subjects()
+    subjects = registry_of(settings).subjects()
     assert subject_for(settings.topic_feed, RequestLifecycleEvent.SCHEMA) in subjects
 
 
@@ -47,10 +47,10 @@ def test_a_record_written_with_an_older_schema_is_read_with_the_current_one(make
     settings, schema = _schema(make_settings)
     old = json.loads(json.dumps(schema))
     old["fields"] = [f for f in old["fields"] if f["name"] not in ("note", "parent_request_id")]
-    codec = Codec(SchemaRegistry(settings.registry_url))
+    codec = Codec(registry_of(settings), register=True)
     event = next(village_requests(1, seed=5))
     record = {k: v for k, v in event.to_avro().items() if k not in ("note", "parent_request_id")}
-    data = codec.encoder(settings.topic_intake, old)(record)
+    data = codec.encoder(settings.desk_intake_topic("banyuwangi"), old)(record)
     codec.reader(schema)
     decoded = RequestLifecycleEvent.from_avro(codec.decode(data).record)
     assert decoded == event.model_copy(update={"note": None, "parent_request_id": None})

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 
 import asyncpg
 import httpx
-import pytest
 from aiohttp import web
 
 from hub.connectors import bpjs, dukcapil, pln, pudam
@@ -19,12 +18,11 @@ from hub.connectors.publisher import Publisher
 from hub.connectors.sql_outbox import SqlOutboxPoller
 from hub.connectors.webhook import create_app, generate_secret, sign
 from hub.core.models import RequestLifecycleEvent
-from hub.dev.stack import free_port
 from hub.dev.simulator import village_requests
+from hub.dev.stack import free_port
+from hub.wire.clients import registry
 from hub.wire.codec import Codec
-from hub.wire.registry import SchemaRegistry
 from hub.wire.tail import collect
-from hub.wire.topics import ensure_topics, topic_specs
 
 MODULES = [dukcapil, pln, pudam, bpjs]
 SERVICE = {"dukcapil": "DUKCAPIL_AKTA_KELAHIRAN", "pln": "PLN_PASANG_BARU_TANPA_PERLUASAN",
@@ -35,9 +33,12 @@ ANSWER = {"dukcapil": ("TTE", "APPROVED"), "pln": ("SURVEY", "IN_PROCESS"), "pud
 
 # -- helpers -----------------------------------------------------------------------------------------
 async def _setup(make_settings):
-    settings = make_settings(topic_partitions=1)
-    await ensure_topics(settings, topic_specs(settings))
-    return settings
+    return make_settings(topic_partitions=1)
+
+
+def _as_agency(as_principal, settings, module):
+    """The agency's connector runs as the agency's own principal."""
+    return as_principal(settings, f"agency-{module.PROFILE.agency}")
 
 
 async def _route_requests(settings, seed: int) -> dict[str, RequestLifecycleEvent]:
@@ -54,9 +55,10 @@ async def _route_requests(settings, seed: int) -> dict[str, RequestLifecycleEven
 
 async def _answers(settings, requests) -> dict[str, RequestLifecycleEvent]:
     sources = {m.PROFILE.source: m.PROFILE.agency for m in MODULES}
-    records = await collect(settings, [settings.topic_intake], timeout=90,
+    intake = [settings.agency_intake_topic(m.PROFILE.agency) for m in MODULES]
+    records = await collect(settings, intake, timeout=90,
                             until=lambda rs: {r.headers["ce_source"] for r in rs} >= set(sources))
-    codec = Codec(SchemaRegistry(settings.registry_url))
+    codec = Codec(registry(settings))
     out = {}
     for r in records:
         event = RequestLifecycleEvent.from_avro(codec.decode(r.value).record)
@@ -86,7 +88,7 @@ def _update(agency, request) -> NativeUpdate:
 
 
 # -- (a) Kafka client ----------------------------------------------------------------------------------
-async def test_kafka_client_style_round_trip(make_settings, tmp_path):
+async def test_kafka_client_style_round_trip(make_settings, tmp_path, as_principal):
     settings = await _setup(make_settings)
     connectors: list[AgencyConnector] = []
 
@@ -97,7 +99,7 @@ async def test_kafka_client_style_round_trip(make_settings, tmp_path):
 
     connectors_by_agency = {}
     for module in MODULES:
-        c = module.connector(settings, tmp_path, on_request=handler_for(module))
+        c = module.connector(_as_agency(as_principal, settings, module), tmp_path, on_request=handler_for(module))
         connectors_by_agency[module.PROFILE.agency] = c
         connectors.append(await c.start())
     try:
@@ -109,7 +111,7 @@ async def test_kafka_client_style_round_trip(make_settings, tmp_path):
 
 
 # -- (b) SQL outbox --------------------------------------------------------------------------------------
-async def test_sql_outbox_style_round_trip(make_settings, tmp_path, postgres):
+async def test_sql_outbox_style_round_trip(make_settings, tmp_path, postgres, as_principal):
     settings = await _setup(make_settings)
     started = []
     for module in MODULES:
@@ -119,7 +121,7 @@ async def test_sql_outbox_style_round_trip(make_settings, tmp_path, postgres):
         await admin.execute(f"CREATE DATABASE {dbname}")
         await admin.close()
         dsn = postgres.rsplit("/", 1)[0] + f"/{dbname}"
-        connector = module.connector(settings, tmp_path)
+        connector = module.connector(_as_agency(as_principal, settings, module), tmp_path)
         poller = await SqlOutboxPoller(connector, dsn, poll_s=0.2).start()
         await connector.start()
         stopping = asyncio.Event()
@@ -162,10 +164,11 @@ async def test_sql_outbox_style_round_trip(make_settings, tmp_path, postgres):
 
 
 # -- (c) HTTP callback -----------------------------------------------------------------------------------
-async def test_http_callback_style_round_trip(make_settings, tmp_path):
+async def test_http_callback_style_round_trip(make_settings, tmp_path, as_principal):
     settings = await _setup(make_settings)
     secrets = {m.PROFILE.agency: generate_secret() for m in MODULES}
-    connectors = {m.PROFILE.agency: await m.connector(settings, tmp_path).start() for m in MODULES}
+    connectors = {m.PROFILE.agency: await m.connector(_as_agency(as_principal, settings, m), tmp_path).start()
+                  for m in MODULES}
     runner = web.AppRunner(create_app({a: (c, secrets[a]) for a, c in connectors.items()}))
     await runner.setup()
     port = free_port()

@@ -10,24 +10,24 @@ from datetime import datetime, timedelta
 import httpx
 from aiohttp import web
 
-from hub.connectors.publisher import Publisher
 from hub.connectors.intake_api import DeskService, DeskTokens, create_app
 from hub.connectors.outbox import Outbox
+from hub.connectors.publisher import Publisher
 from hub.core.lifecycle import Status
 from hub.core.validation import make_kk, make_nik
 from hub.dev.stack import free_port
 from hub.wire.tail import collect
-from hub.wire.topics import TopicSpec, ensure_topics
 
 KETAPANG = "35.10.21.2003"
 
 
-async def test_desk_submits_through_its_outbox_and_reads_status_from_the_feed(make_settings, tmp_path):
+async def test_desk_submits_through_its_outbox_and_reads_status_from_the_feed(make_settings, tmp_path,
+                                                                               as_principal):
     settings = make_settings(topic_partitions=1)
-    await ensure_topics(settings, [TopicSpec(settings.topic_intake, "", 1, 1), TopicSpec(settings.topic_feed, "", 1, 1)])
+    intake = settings.desk_intake_topic("banyuwangi")
     tokens = DeskTokens({KETAPANG: "tok"})
     outbox = Outbox(tmp_path / "desk.sqlite")
-    service = DeskService(settings, outbox, regions_served=tokens.regions)
+    service = DeskService(as_principal(settings, "desk-banyuwangi"), outbox, regions_served=tokens.regions)
     await service.start()
     runner = web.AppRunner(create_app(service, tokens))
     await runner.setup()
@@ -42,7 +42,7 @@ async def test_desk_submits_through_its_outbox_and_reads_status_from_the_feed(ma
             r = await http.post("/v1/requests", json=body)
             assert r.status_code == 202, r.text
             submitted = r.json()
-            records = await collect(settings, [settings.topic_intake], until=lambda rs: len(rs) >= 1, timeout=60)
+            records = await collect(settings, [intake], until=lambda rs: len(rs) >= 1, timeout=60)
             assert [(x.key.decode(), x.headers["ce_id"], x.headers["ce_source"]) for x in records] == [
                 (submitted["request_id"], submitted["event_id"], f"/smart-kampung/{KETAPANG}")]
 

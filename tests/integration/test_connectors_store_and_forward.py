@@ -14,12 +14,12 @@ import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
 
-from hub.connectors.publisher import Publisher
 from hub.connectors.outbox import Forwarder, Outbox
-from hub.dev.stack import KAFKA_JAVA, _terminate, find_java
+from hub.connectors.publisher import Publisher
 from hub.dev.simulator import schedule
 from hub.wire.tail import collect
-from hub.wire.topics import TopicSpec, ensure_topics
+
+DESK = "desk-banyuwangi"
 
 
 def _traffic(n: int, seed: int):
@@ -28,15 +28,10 @@ def _traffic(n: int, seed: int):
     return [(s.event, s.source) for s in items]
 
 
-async def _intake(settings) -> None:
-    await ensure_topics(settings, [TopicSpec(settings.topic_intake, "intake", 3, 1)])
-
-
 async def _delivered(settings, expected: int, timeout: float = 120):
-    records = await collect(settings, [settings.topic_intake], until=lambda rs: len(rs) >= expected,
-                            timeout=timeout)
-    return await collect(settings, [settings.topic_intake], until=lambda rs: len(rs) > len(records),
-                         timeout=2) or records
+    intake = [settings.desk_intake_topic("banyuwangi")]
+    records = await collect(settings, intake, until=lambda rs: len(rs) >= expected, timeout=timeout)
+    return await collect(settings, intake, until=lambda rs: len(rs) > len(records), timeout=2) or records
 
 
 def _check(records, sent) -> int:
@@ -58,8 +53,7 @@ def _check(records, sent) -> int:
 
 
 async def _restart_broker(stack) -> None:
-    stack._start_kafka(find_java(KAFKA_JAVA))  # its KRaft storage is formatted already: not again
-    await asyncio.to_thread(stack._wait_kafka, time.monotonic() + 120)
+    await asyncio.to_thread(stack.restart_kafka)  # its KRaft storage is formatted already: not again
 
 
 async def _wait(predicate, timeout: float, what: str) -> None:
@@ -70,15 +64,16 @@ async def _wait(predicate, timeout: float, what: str) -> None:
 
 
 async def test_events_kept_while_the_broker_is_down_are_sent_in_order_when_it_returns(stack, make_settings,
-                                                                                     tmp_path):
+                                                                                     tmp_path, as_principal):
     settings = make_settings()
-    await _intake(settings)
+    desk = as_principal(settings, DESK)
     traffic = _traffic(400, seed=31)
     before, during = traffic[:150], traffic[150:]
     box = Outbox(tmp_path / "outbox.sqlite")
 
     def forwarder() -> Forwarder:
-        return Forwarder(box, Publisher(settings, "test_outage", "/test", request_timeout_ms=5000),
+        return Forwarder(box, Publisher(desk, "test_outage", "/test", topic=desk.desk_intake_topic("banyuwangi"),
+                                        request_timeout_ms=5000),
                          chunk=50, idle_poll_s=0.2, max_backoff_s=1.0, grace_s=2.0)
 
     first, stopping = forwarder(), asyncio.Event()
@@ -89,7 +84,7 @@ async def test_events_kept_while_the_broker_is_down_are_sent_in_order_when_it_re
         first.wake()
         await _wait(lambda: box.depth()[0] == 0, 60, "the first events to be sent")
 
-        _terminate(stack.pids.pop("kafka"), 30)  # the broker goes away
+        stack.kill_kafka(signal.SIGTERM)  # the broker goes away
         attempts = first.attempts
         box.enqueue(during)
         first.wake()
@@ -118,14 +113,13 @@ async def test_events_kept_while_the_broker_is_down_are_sent_in_order_when_it_re
           f"{duplicates} raw duplicates downstream")
 
 
-async def test_a_connector_killed_mid_send_loses_nothing(make_settings, tmp_path):
+async def test_a_connector_killed_mid_send_loses_nothing(make_settings, tmp_path, as_principal):
     settings = make_settings()
-    await _intake(settings)
     traffic = _traffic(4000, seed=32)
     path = tmp_path / "outbox.sqlite"
     with Outbox(path) as box:
         box.enqueue(traffic)
-    env = {**os.environ, **settings.to_env()}
+    env = {**os.environ, **as_principal(settings, DESK).to_env()}
     cmd = [sys.executable, "-c", "from hub.cli.connectors import forward; forward()", "--outbox", str(path),
            "--chunk", "10", "--until-empty"]
     log = open(tmp_path / "forward.log", "ab")

@@ -14,19 +14,21 @@ from hub.connectors.village_desk import VillageDeskConnector
 from hub.core import catalogue
 from hub.core.models import RequestLifecycleEvent
 from hub.dev.simulator import village_requests
-from hub.wire.topics import ensure_topics, topic_specs
+from hub.wire.clients import confluent_options, confluent_registry_options
 
 N = 24
 
 
-def _consume(settings, topics: list[str], want: int, *, max_polls: int = 600) -> list:  # type: ignore[no-untyped-def]
+def _consume(settings, topics: list[str], group: str, want: int, *, max_polls: int = 600) -> list:  # type: ignore[no-untyped-def]
+    """Read as an agency integrator would: confluent-kafka over SASL_SSL/SCRAM-SHA-512 with the CA file, and
+    Confluent's own Avro deserializer against the registry (HTTP basic, the same credentials)."""
     consumer = DeserializingConsumer({
-        "bootstrap.servers": settings.bootstrap_servers,
-        "group.id": f"{settings.app_id}-agency-reader",
+        **confluent_options(settings),
+        "group.id": group,
         "auto.offset.reset": "earliest",
         "enable.auto.commit": False,
         "key.deserializer": StringDeserializer("utf_8"),
-        "value.deserializer": AvroDeserializer(SchemaRegistryClient({"url": settings.registry_url})),
+        "value.deserializer": AvroDeserializer(SchemaRegistryClient(confluent_registry_options(settings))),
     })
     consumer.subscribe(topics)
     messages = []
@@ -44,24 +46,26 @@ def _consume(settings, topics: list[str], want: int, *, max_polls: int = 600) ->
     return messages
 
 
-async def test_an_agency_reads_its_topic_with_confluents_avro_deserializer(make_settings, start_worker):
+async def test_an_agency_reads_its_topic_with_confluents_avro_deserializer(make_settings, start_worker,
+                                                                          as_principal):
     settings = make_settings()
-    await ensure_topics(settings, topic_specs(settings))
     start_worker(settings)
     events = list(village_requests(N, seed=33))
-    async with VillageDeskConnector(settings) as desk:
+    async with VillageDeskConnector(as_principal(settings, "desk-banyuwangi")) as desk:
         assert await desk.submit_many(events) == N
 
-    agency_topics = sorted({settings.agency_topic(a) for a in catalogue.agencies()})
-    messages = await asyncio.to_thread(_consume, settings, [*agency_topics, settings.topic_feed], 2 * N)
+    agency = "dukcapil"
+    mine = [e for e in events if catalogue.service(e.service_code).agency == agency]
+    assert mine, "the sample must hold requests for the agency"
+    dukcapil = as_principal(settings, f"agency-{agency}")
+    messages = await asyncio.to_thread(_consume, dukcapil, [settings.agency_topic(agency)],
+                                       f"agency.{agency}.integrator", len(mine))
+    feed = await asyncio.to_thread(_consume, as_principal(settings, "mall"), [settings.topic_feed],
+                                   "mall.integrator", N)
+    assert len(messages) == len(mine) and len(feed) == N
     sent = {e.request_id: e for e in events}
-    by_topic: dict[str, list] = {}
-    for m in messages:
-        by_topic.setdefault(m.topic(), []).append(m)
-    assert len(by_topic.get(settings.topic_feed, [])) == N
-    assert sum(len(v) for k, v in by_topic.items() if k in agency_topics) == N
 
-    for message in messages:
+    for message in [*messages, *feed]:
         record = message.value()  # a plain dict, decoded by Confluent's deserializer via the registry
         assert isinstance(record, dict) and message.key() == record["request_id"]
         event = RequestLifecycleEvent.from_avro(record)

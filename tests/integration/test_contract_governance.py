@@ -13,9 +13,10 @@ from click.testing import CliRunner
 from hub.cli import schemas as cli_schemas
 from hub.core.models import RequestLifecycleEvent
 from hub.dev.simulator import village_requests
+from hub.wire.clients import registry as registry_of
 from hub.wire.codec import Codec, load_schema, subject_for
 from hub.wire.governance import LEVEL, check, register_all, subjects
-from hub.wire.registry import RegistryError, SchemaRegistry
+from hub.wire.registry import RegistryError
 
 NAME = RequestLifecycleEvent.SCHEMA
 
@@ -30,12 +31,12 @@ def _bad(findings):  # type: ignore[no-untyped-def]
 
 def test_register_sets_backward_transitive_on_every_subject_and_check_passes(make_settings):
     settings = make_settings()
-    registry = SchemaRegistry(settings.registry_url)
+    registry = registry_of(settings)
     done = dict(register_all(registry, settings))
     expected = {s.name for s in subjects(settings)}
     assert set(done) == expected and len(expected) > 20
-    assert subject_for(settings.topic_intake, NAME) in done
-    for subject in (subject_for(settings.topic_intake, NAME), "id.go.banyuwangikab.hub.BirthRegistration"):
+    assert subject_for(settings.desk_intake_topic("banyuwangi"), NAME) in done
+    for subject in (subject_for(settings.desk_intake_topic("banyuwangi"), NAME), "id.go.banyuwangikab.hub.BirthRegistration"):
         assert registry._call("GET", f"/config/{subject}")["compatibilityLevel"] == LEVEL
     findings = check(registry, settings)
     assert _bad(findings) == {} and {f.message for f in findings} == {"unchanged"}
@@ -44,10 +45,10 @@ def test_register_sets_backward_transitive_on_every_subject_and_check_passes(mak
 def test_evolution_is_gated_by_field(make_settings, tmp_path):
     shutil.copy(make_settings().schemas_dir / f"{NAME}.avsc", tmp_path)
     settings = make_settings(schemas_dir=tmp_path)  # only the lifecycle schema: isolated topic subjects
-    registry = SchemaRegistry(settings.registry_url)
+    registry = registry_of(settings)
     v1 = load_schema(tmp_path, NAME)
     register_all(registry, settings)
-    intake = subject_for(settings.topic_intake, NAME)
+    intake = subject_for(settings.desk_intake_topic("banyuwangi"), NAME)
 
     # A compatible evolution: a new optional field with a default.
     v2 = copy.deepcopy(v1)
@@ -59,9 +60,9 @@ def test_evolution_is_gated_by_field(make_settings, tmp_path):
     assert len(registry._call("GET", f"/subjects/{intake}/versions")) == 2
 
     # A record written with v1 is read with v2.
-    codec = Codec(SchemaRegistry(settings.registry_url))
+    codec = Codec(registry_of(settings), register=True)
     event = next(village_requests(1, seed=21))
-    data = codec.encoder(settings.topic_intake, v1)(event.to_avro())
+    data = codec.encoder(settings.desk_intake_topic("banyuwangi"), v1)(event.to_avro())
     codec.reader(v2)
     record = codec.decode(data).record
     assert record.pop("channel") is None and RequestLifecycleEvent.from_avro(record) == event

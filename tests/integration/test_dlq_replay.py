@@ -10,8 +10,8 @@ from aiokafka import AIOKafkaProducer
 
 from hub.ops.dlq import read_dead_letters, replay
 from hub.wire import cloudevents as ce
+from hub.wire.clients import kafka_options
 from hub.wire.tail import collect
-from hub.wire.topics import ensure_topics, topic_specs
 
 GARBAGE = b"\x01not in the wire format"
 
@@ -21,19 +21,21 @@ async def _dead_letters(settings, n):
     return await read_dead_letters(settings)
 
 
-async def test_dead_letters_are_listed_filtered_and_replayed_with_a_loop_guard(make_settings, start_worker):
-    settings = make_settings(topic_partitions=1)
-    await ensure_topics(settings, topic_specs(settings))
-    start_worker(settings)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_list)
+async def test_dead_letters_are_listed_filtered_and_replayed_with_a_loop_guard(make_settings, start_worker,
+                                                                               as_principal):
+    admin = make_settings(topic_partitions=1)
+    start_worker(admin)
+    intake = admin.desk_intake_topic("banyuwangi")
+    producer = AIOKafkaProducer(**kafka_options(as_principal(admin, "desk-banyuwangi")))
     await producer.start()
     headers = ce.to_headers(ce.CloudEvent("g-1", "/test", "test", "G-1", datetime.now(UTC)))
-    await producer.send_and_wait(settings.topic_intake, GARBAGE, key=b"G-1", headers=headers)
+    await producer.send_and_wait(intake, GARBAGE, key=b"G-1", headers=headers)
     await producer.stop()
+    settings = as_principal(admin, "ops-dlq")  # dead letters hold original bytes: the ops-dlq role alone
 
     [letter] = await _dead_letters(settings, 1)
     assert (letter.reason, letter.value, letter.key, letter.replays) == ("bad_framing", GARBAGE, b"G-1", 0)
-    assert letter.origin == f"{settings.topic_intake}[0]@0"
+    assert letter.origin == f"{intake}[0]@0"
     assert await read_dead_letters(settings, reasons=["invalid_content"]) == []
     assert await read_dead_letters(settings, since=datetime.now(UTC) + timedelta(minutes=1)) == []
 
@@ -48,7 +50,7 @@ async def test_dead_letters_are_listed_filtered_and_replayed_with_a_loop_guard(m
     report = await replay(settings, [letter], max_replays=1)
     assert (report.replayed, report.skipped_max_replays) == (1, 0)
     first, second = await _dead_letters(settings, 2)
-    assert second.value == GARBAGE and second.replays == 1 and second.origin == f"{settings.topic_intake}[0]@1"
+    assert second.value == GARBAGE and second.replays == 1 and second.origin == f"{intake}[0]@1"
     assert second.header("hub_replay_of") == f"{settings.topic_dlq}[0]@{first.offset}"
     assert second.header("ce_id") == "g-1"                                 # original headers kept
 

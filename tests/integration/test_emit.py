@@ -11,6 +11,7 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from hub.streams.emit import DeliveryFailed, Emitter
 from hub.streams.router import Outgoing
+from hub.wire.clients import kafka_options
 from hub.wire.partitioner import CachedPartitioner
 from hub.wire.topics import TopicSpec, ensure_topics
 
@@ -38,11 +39,11 @@ class _App:
 
 
 async def test_records_arrive_on_the_default_partition_and_a_refused_one_blocks_the_commit(make_settings):
-    settings = make_settings()
+    settings = make_settings(provisioned=False)  # topics of its own (the admin)
     small, ok = f"{settings.app_id}.small", f"{settings.app_id}.ok"
     await ensure_topics(settings, [TopicSpec(ok, "test", 6, 1),
                                    TopicSpec(small, "test", 1, 1, {"max.message.bytes": "2000"})])
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_list, acks="all", enable_idempotence=True,
+    producer = AIOKafkaProducer(**kafka_options(settings), acks="all", enable_idempotence=True,
                                 partitioner=CachedPartitioner(), max_request_size=1 << 20)
     await producer.start()
     app = _App(producer)
@@ -51,7 +52,7 @@ async def test_records_arrive_on_the_default_partition_and_a_refused_one_blocks_
         keys = [f"SK-{i:04d}".encode() for i in range(60)]
         await emitter.send_all(Outgoing(ok, "test", k, b"v" + k, [("ce_id", k)]) for k in keys)
         await app.producer.flush()  # what Faust calls before committing offsets: nothing failed
-        consumer = AIOKafkaConsumer(ok, bootstrap_servers=settings.bootstrap_list, auto_offset_reset="earliest")
+        consumer = AIOKafkaConsumer(ok, **kafka_options(settings), auto_offset_reset="earliest")
         await consumer.start()
         try:
             got: dict[bytes, int] = {}
@@ -77,9 +78,9 @@ async def test_records_arrive_on_the_default_partition_and_a_refused_one_blocks_
 
 
 async def test_records_for_a_topic_not_there_yet_wait_and_then_arrive_once(make_settings):
-    settings = make_settings()
+    settings = make_settings(provisioned=False)  # topics of its own (the admin)
     late = f"{settings.app_id}.late"
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_list, acks="all", enable_idempotence=True,
+    producer = AIOKafkaProducer(**kafka_options(settings), acks="all", enable_idempotence=True,
                                 request_timeout_ms=1000)  # how long a send waits for the topic's metadata
     await producer.start()
     emitter = Emitter(_App(producer))  # type: ignore[arg-type]
@@ -93,7 +94,7 @@ async def test_records_for_a_topic_not_there_yet_wait_and_then_arrive_once(make_
         await producer.flush()
     finally:
         await producer.stop()
-    consumer = AIOKafkaConsumer(late, bootstrap_servers=settings.bootstrap_list, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(late, **kafka_options(settings), auto_offset_reset="earliest")
     await consumer.start()
     try:
         got: list[bytes] = []

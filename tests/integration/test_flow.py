@@ -10,25 +10,23 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaProducer
 
 from hub.connectors.publisher import Publisher
-from hub.connectors.village_desk import VillageDeskConnector
+from hub.connectors.village_desk import VillageDeskConnector, source_of
 from hub.core import catalogue
 from hub.core.models import RequestLifecycleEvent
 from hub.dev.simulator import village_requests
 from hub.wire import cloudevents as ce
+from hub.wire.clients import kafka_options, registry
 from hub.wire.codec import Codec
-from hub.wire.registry import SchemaRegistry
 from hub.wire.tail import collect
-from hub.wire.topics import ensure_topics, topic_specs
 
 N = 400
 
 
-async def test_every_request_reaches_its_agency_and_the_feed_once(make_settings, start_worker):
+async def test_every_request_reaches_its_agency_and_the_feed_once(make_settings, start_worker, as_principal):
     settings = make_settings()
-    await ensure_topics(settings, topic_specs(settings))
     start_worker(settings)
     events = list(village_requests(N, seed=7))
-    async with VillageDeskConnector(settings) as desk:
+    async with VillageDeskConnector(as_principal(settings, "desk-banyuwangi")) as desk:
         assert await desk.submit_many(events) == N
 
     agency_topics = {settings.agency_topic(a) for a in catalogue.agencies()}
@@ -39,7 +37,7 @@ async def test_every_request_reaches_its_agency_and_the_feed_once(make_settings,
     records = await collect(settings, [*agency_topics, settings.topic_feed],
                             until=lambda rs: len(rs) > 2 * N, timeout=3)
 
-    codec = Codec(SchemaRegistry(settings.registry_url))
+    codec = Codec(registry(settings))
     sent = {e.request_id: e for e in events}
     feed = [r for r in records if r.topic == settings.topic_feed]
     agency = [r for r in records if r.topic in agency_topics]
@@ -67,26 +65,27 @@ async def test_every_request_reaches_its_agency_and_the_feed_once(make_settings,
         assert event.citizen is None, "the MPP feed carries no personal data"
 
 
-async def test_bad_records_go_to_the_dead_letter_topic_and_the_stream_goes_on(make_settings, start_worker):
+async def test_bad_records_go_to_the_dead_letter_topic_and_the_stream_goes_on(make_settings, start_worker,
+                                                                             as_principal):
     settings = make_settings(topic_partitions=1)  # one partition: "the next good record" is well defined
-    await ensure_topics(settings, topic_specs(settings))
     worker = start_worker(settings)
+    desk = as_principal(settings, "desk-banyuwangi")
+    intake = settings.desk_intake_topic("banyuwangi")
     good_before, bad_service, bad_nik, good_after = village_requests(4, seed=11)
     bad_service = bad_service.model_copy(update={"service_code": "NO_SUCH_SERVICE"})
     bad_nik = bad_nik.model_copy(update={"citizen": bad_nik.citizen.model_copy(update={"nik": "3510991234560001"})})
     headers = ce.to_headers(ce.CloudEvent("x-1", "/test", "test", "X", datetime.now(UTC)))
 
-    async with Publisher(settings, "test", "/test") as publisher:
-        await publisher.publish(good_before)
-        producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_list)
+    async with Publisher(desk, "test", "/smart-kampung", topic=intake) as publisher:
+        await publisher.publish(good_before, source=source_of(good_before.region_code))
+        producer = AIOKafkaProducer(**kafka_options(desk))
         await producer.start()
-        await producer.send_and_wait(settings.topic_intake, b"\xff\x00garbage", key=b"G", headers=headers)
-        await producer.send_and_wait(settings.topic_intake, struct.pack(">BI", 0, 2**31 - 7) + b"\x00",
+        await producer.send_and_wait(intake, b"\xff\x00garbage", key=b"G", headers=headers)
+        await producer.send_and_wait(intake, struct.pack(">BI", 0, 2**31 - 7) + b"\x00",
                                      key=b"U", headers=headers)
         await producer.stop()
-        await publisher.publish(bad_service)
-        await publisher.publish(bad_nik)
-        await publisher.publish(good_after)
+        for event in (bad_service, bad_nik, good_after):
+            await publisher.publish(event, source=source_of(event.region_code))
 
     records = await collect(settings, [settings.topic_dlq, settings.topic_feed],
                             until=lambda rs: len(rs) >= 6, timeout=60)
@@ -96,7 +95,7 @@ async def test_bad_records_go_to_the_dead_letter_topic_and_the_stream_goes_on(ma
     assert [r.headers["dlq_reason"] for r in dlq] == [
         "bad_framing", "unknown_schema_id", "invalid_content", "invalid_content"]
     assert [int(r.headers["dlq_offset"]) for r in dlq] == [1, 2, 3, 4]
-    assert all(r.headers["dlq_topic"] == settings.topic_intake for r in dlq)
+    assert all(r.headers["dlq_topic"] == intake for r in dlq)
     assert dlq[0].value == b"\xff\x00garbage"                      # original bytes, untouched
     assert "service_code" in dlq[2].headers["dlq_error"] and "NO_SUCH_SERVICE" in dlq[2].headers["dlq_error"]
     assert "citizen.nik" in dlq[3].headers["dlq_error"] and "351099" in dlq[3].headers["dlq_error"]

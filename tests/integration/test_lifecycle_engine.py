@@ -10,26 +10,28 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from hub.connectors.publisher import Publisher
+from hub.access.catalogue import WORKER
+from hub.access.credentials import store_of
 from hub.core import sla
 from hub.core.lifecycle import Status
 from hub.core.models import RequestLifecycleEvent
 from hub.dev.runner import WorkerProcess
-from hub.settings import Settings
 from hub.dev.simulator import village_requests
+from hub.dev.sources import SourcePublishers
+from hub.settings import Settings
+from hub.wire.clients import registry
 from hub.wire.codec import Codec
-from hub.wire.registry import SchemaRegistry
 from hub.wire.tail import Record, collect
-from hub.wire.topics import ensure_topics, topic_specs
 
 
-def isolated(settings: Settings, **extra: object) -> Settings:
-    """The engine's public topics under this test's own prefix (the fixture prefixes intake/feed/dlq only)."""
-    prefix = settings.topic_intake.split(".", 1)[0]
-    return Settings(**{**settings.model_dump(), **{
-        "topic_lifecycle": f"{prefix}.hub.lifecycle.v1", "topic_notify": f"{prefix}.citizen.notify.v1",
-        "topic_audit": f"{prefix}.hub.audit.v1", "topic_sla": f"{prefix}.hub.sla.v1",
-        "citizen_ref_key": "integration-test-key", "sla_tick_seconds": 0.5, **extra}})
+def isolated(make_settings, **extra: object) -> Settings:  # type: ignore[no-untyped-def]
+    """An isolated, provisioned hub with a citizen_ref key and a fast SLA timer."""
+    return make_settings(citizen_ref_key="integration-test-key", sla_tick_seconds=0.5, **extra)
+
+
+def as_worker(settings: Settings) -> dict[str, str]:
+    """The environment of a worker process of this hub (as the hub-worker principal)."""
+    return store_of(settings).settings_for(settings, WORKER).to_env()
 
 
 def table(settings: Settings, records: Iterable[Record], name: str) -> dict[str, dict]:
@@ -57,9 +59,8 @@ def later(event: RequestLifecycleEvent, status: Status, at: datetime, **extra: o
 
 
 async def test_journey_sla_breach_dedup_and_dead_letters(make_settings):
-    settings = isolated(make_settings())
-    await ensure_topics(settings, topic_specs(settings))
-    worker = WorkerProcess(settings.to_env(), settings.worker_data_dir / "worker.log").start()
+    settings = isolated(make_settings)
+    worker = WorkerProcess(as_worker(settings), settings.worker_data_dir / "worker.log").start()
     try:
         worker.wait_ready()
         now = datetime.now(UTC).replace(microsecond=0)
@@ -84,7 +85,7 @@ async def test_journey_sla_breach_dedup_and_dead_letters(make_settings):
                   later(pln, Status.COMPLETED, t0 + timedelta(hours=2)),
                   late, slow, later(slow, Status.COMPLETED, now - timedelta(days=4)),
                   d]
-        async with Publisher(settings, "test", "/test") as publisher:
+        async with SourcePublishers(settings, store_of(settings)) as publisher:
             for event in events:
                 await publisher.publish(event)
             await publisher.publish(d)                                          # resend: a duplicate
@@ -107,7 +108,7 @@ async def test_journey_sla_breach_dedup_and_dead_letters(make_settings):
         records = await collect(settings, topics, until=lambda rs: False, timeout=3)  # let stragglers show
     finally:
         worker.stop()
-    codec = Codec(SchemaRegistry(settings.registry_url))
+    codec = Codec(registry(settings))
 
     # The journey: COMPLETED, clock from the first child's submission, 0 + 5 working days end to end.
     journey = table(settings, records, "journeys")[parent]["journey"]
@@ -140,7 +141,7 @@ async def test_journey_sla_breach_dedup_and_dead_letters(make_settings):
     dlq = sorted((r for r in records if r.topic == settings.topic_dlq), key=lambda r: r.headers["dlq_time"])
     assert [r.headers["dlq_reason"] for r in dlq] == ["conflict", "illegal_transition"]
     assert "COMPLETED (terminal)" in dlq[1].headers["dlq_error"]
-    assert dlq[0].headers["dlq_topic"] == settings.topic_intake
+    assert dlq[0].headers["dlq_topic"] == settings.desk_intake_topic("banyuwangi")
     # Audit: every accepted event logged, with the personal fields each audience got and no payload.
     audits = [codec.decode(r.value).record for r in records if r.topic == settings.topic_audit]
     assert {a["event_ce_id"] for a in audits} >= {e.event_id for e in life}
@@ -163,15 +164,14 @@ def _story(n: int, seed: int) -> list[list[RequestLifecycleEvent]]:
 
 
 async def _restart_run(make_settings, tmp_path, store: str, signals: list[str]) -> None:
-    settings = isolated(make_settings(), table_store=store)
-    await ensure_topics(settings, topic_specs(settings))
+    settings = isolated(make_settings, table_store=store)
     stories = _story(N, seed=31)
     waves = [[s[i] for s in stories] for i in range(3)]
     starts = iter(range(10))
-    worker = WorkerProcess(settings.to_env(), tmp_path / f"worker-{next(starts)}.log").start()
+    worker = WorkerProcess(as_worker(settings), tmp_path / f"worker-{next(starts)}.log").start()
     try:
         worker.wait_ready()
-        async with Publisher(settings, "test", "/test") as publisher:
+        async with SourcePublishers(settings, store_of(settings)) as publisher:
             for i, wave in enumerate(waves):
                 await publisher.publish_many((e, None) for e in wave)
                 sig = signals[i] if i < len(signals) else None  # signals[i]: stop the worker during wave i
@@ -181,7 +181,7 @@ async def _restart_run(make_settings, tmp_path, store: str, signals: list[str]) 
                 await collect(settings, [settings.topic_lifecycle], until=lambda rs: len(rs) >= i * N + 10,
                               timeout=60)
                 worker.stop(sig=signal.SIGKILL if sig == "KILL" else signal.SIGTERM)
-                worker = WorkerProcess(settings.to_env(), tmp_path / f"worker-{next(starts)}.log").start()
+                worker = WorkerProcess(as_worker(settings), tmp_path / f"worker-{next(starts)}.log").start()
                 worker.wait_ready()
         topics = [settings.topic_lifecycle, settings.agency_topic("dukcapil"), settings.topic_feed,
                   settings.topic_notify, settings.topic_audit, settings.topic_dlq, settings.changelog_topic("requests")]

@@ -11,11 +11,10 @@ import shutil
 import yaml
 
 from hub.connectors.village_desk import VillageDeskConnector
+from hub.dev.simulator import village_requests
 from hub.dev.stack import free_port
 from hub.ops.prometheus_local import LocalPrometheus, promtool
 from hub.settings import REPO_ROOT
-from hub.dev.simulator import village_requests
-from hub.wire.topics import ensure_topics, topic_specs
 
 PROM_DIR = REPO_ROOT / "deploy" / "prometheus"
 DASHBOARD = REPO_ROOT / "deploy" / "grafana" / "dashboards" / "hub.json"
@@ -57,19 +56,19 @@ def value(result: list[dict]) -> float:
     return float(result[0]["value"][1]) if result else 0.0
 
 
-async def test_a_real_prometheus_scrapes_a_worker_and_sees_throughput_rise(make_settings, start_worker, tmp_path):
+async def test_a_real_prometheus_scrapes_a_worker_and_sees_throughput_rise(make_settings, start_worker, tmp_path,
+                                                                     as_principal):
     settings = make_settings(metrics_port=free_port())
-    await ensure_topics(settings, topic_specs(settings))
     start_worker(settings)
     target = f"127.0.0.1:{settings.metrics_port}"
     with LocalPrometheus(tmp_path / "prom", {"hub-worker": [target]}, rule_files=[PROM_DIR / "alerts.yml"]) as prom:
         wait_for(lambda: prom.targets_health().get(f"http://{target}/metrics") == "up", "the worker target up")
-        total = f'sum(hub_events_in_total{{job="hub-worker",topic="{settings.topic_intake}"}})'
+        total = f'sum(hub_events_in_total{{job="hub-worker",topic="{settings.desk_intake_topic("banyuwangi")}"}})'
         routed = f'sum(hub_events_out_total{{job="hub-worker",topic="{settings.topic_feed}"}})'
         events = list(village_requests(120, seed=31))
         seen = []
         for batch in (events[:60], events[60:]):
-            async with VillageDeskConnector(settings) as desk:
+            async with VillageDeskConnector(as_principal(settings, "desk-banyuwangi")) as desk:
                 await desk.submit_many(batch)
             expected = len(batch) + (seen[-1] if seen else 0)
             seen.append(value(await asyncio.to_thread(
@@ -77,7 +76,7 @@ async def test_a_real_prometheus_scrapes_a_worker_and_sees_throughput_rise(make_
                 f"{total} >= {expected}")))
         assert seen[0] >= 60 and seen[1] > seen[0]  # the throughput series rises
         assert value(prom.query(f"{routed}")) >= 120  # and fans out to the service mall's feed
-        rate = f'sum(rate(hub_events_in_total{{job="hub-worker",topic="{settings.topic_intake}"}}[30s]))'
+        rate = f'sum(rate(hub_events_in_total{{job="hub-worker",topic="{settings.desk_intake_topic("banyuwangi")}"}}[30s]))'
         assert await asyncio.to_thread(wait_for, lambda: value(prom.query(rate)) > 0, f"{rate} > 0")
         assert value(prom.query('up{job="hub-worker"}')) == 1
 

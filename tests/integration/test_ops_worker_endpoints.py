@@ -10,7 +10,6 @@ import time
 import httpx
 
 from hub.dev.stack import free_port
-from hub.wire.topics import ensure_topics, topic_specs
 
 
 def poll(url: str, ok, timeout: float = 90.0) -> httpx.Response:  # type: ignore[no-untyped-def]
@@ -29,7 +28,6 @@ def poll(url: str, ok, timeout: float = 90.0) -> httpx.Response:  # type: ignore
 
 async def test_worker_health_readiness_lag_metric_and_json_logs(make_settings, start_worker):
     settings = make_settings(metrics_port=free_port())
-    await ensure_topics(settings, topic_specs(settings))
     worker = start_worker(settings)
     base = f"http://127.0.0.1:{settings.metrics_port}"
     health = poll(f"{base}/healthz", lambda r: r.status_code in (200, 503, 404))
@@ -40,7 +38,7 @@ async def test_worker_health_readiness_lag_metric_and_json_logs(make_settings, s
     assert health.json()["role"] == "worker"
     ready = poll(f"{base}/readyz", lambda r: r.status_code == 200)  # partitions assigned -> mark_ready(True)
     assert ready.json()["status"] == "ready"
-    lag_line = f'hub_consumer_lag{{partition="0",topic="{settings.topic_intake}"}}'
+    lag_line = f'hub_consumer_lag{{partition="0",topic="{settings.desk_intake_topic("banyuwangi")}"}}'
     metrics = poll(f"{base}/metrics", lambda r: lag_line in r.text)
     assert 'hub_ready{role="worker"} 1.0' in metrics.text
 

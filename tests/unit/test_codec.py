@@ -9,8 +9,8 @@ import pytest
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
 from hub.core.models import RequestLifecycleEvent
-from hub.settings import Settings
 from hub.dev.simulator import village_requests
+from hub.settings import Settings
 from hub.wire.codec import Codec, Encoder, MalformedAvro, NotConfluentFramed, load_schema, subject_for
 
 SCHEMA = load_schema(Settings().schemas_dir, RequestLifecycleEvent.SCHEMA)

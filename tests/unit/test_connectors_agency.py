@@ -13,8 +13,8 @@ from hub.connectors.agency import AgencyConnector, AgencyProfile, NativeUpdate, 
 from hub.connectors.webhook import create_app, generate_secret, sign
 from hub.core.errors import ValidationError
 from hub.core.lifecycle import Status, to_canonical
-from hub.settings import Settings
 from hub.dev.simulator import village_requests
+from hub.settings import Settings
 
 NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
 PROFILES = [dukcapil.PROFILE, pln.PROFILE, pudam.PROFILE, bpjs.PROFILE]

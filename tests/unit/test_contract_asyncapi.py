@@ -11,7 +11,7 @@ from hub.cli.asyncapi import asyncapi
 from hub.wire.asyncapi import AVRO_FORMAT, DOC_PATH, default_settings, document, render
 from hub.wire.codec import fullname
 from hub.wire.schemas import schema_files
-from hub.wire.topics import topic_specs
+from hub.wire.topics import intake_topics, topic_specs
 
 
 def _refs(node: Any):  # type: ignore[no-untyped-def]
@@ -74,8 +74,9 @@ def test_messages_carry_cloudevents_headers_and_the_confluent_framing():
     dead = doc["components"]["messages"]["DeadLetterRecord"]
     assert {"dlq_reason", "dlq_error", "dlq_topic", "dlq_partition", "dlq_offset"} <= set(
         _resolve(doc, dead["headers"]["$ref"])["properties"])
-    intake = default_settings().topic_intake
-    assert doc["operations"][f"receive-{intake}"]["action"] == "receive"
+    for intake in intake_topics(default_settings()):
+        assert doc["operations"][f"receive-{intake}"]["action"] == "receive"
+    assert doc["operations"][f"send-{default_settings().topic_feed}"]["action"] == "send"
 
 
 def test_cli_prints_and_writes_the_document(tmp_path):

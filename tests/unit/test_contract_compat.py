@@ -91,7 +91,8 @@ def test_subjects_follow_topic_record_name_strategy_and_cover_every_schema():
     settings = Settings(**{n: f.default for n, f in Settings.model_fields.items() if not f.is_required()})
     found = subjects(settings)
     names = {s.name for s in found}
-    assert subject_for(settings.topic_intake, LIFECYCLE) in names
+    assert subject_for(settings.desk_intake_topic("banyuwangi"), LIFECYCLE) in names
+    assert subject_for(settings.agency_intake_topic("pln"), LIFECYCLE) in names
     assert subject_for(settings.agency_topic("dukcapil"), LIFECYCLE) in names
     assert "id.go.banyuwangikab.hub.BirthRegistration" in names  # on no topic: RecordNameStrategy
     assert not any(s.name.startswith(settings.topic_dlq) for s in found)  # raw bytes: no subject

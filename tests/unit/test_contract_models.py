@@ -14,7 +14,8 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 import pydantic
 import pytest
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hub.core import catalogue, lifecycle, native, regions
 from hub.core.admission import admit
@@ -22,7 +23,8 @@ from hub.core.models import PII_FIELDS
 from hub.core.validation import make_kk, make_nik
 from hub.settings import REPO_ROOT
 from hub.wire import cloudevents as ce
-from hub.wire.schemas import catalogue as schema_catalogue, cloud_event, from_record, model_classes, to_record
+from hub.wire.schemas import catalogue as schema_catalogue
+from hub.wire.schemas import cloud_event, from_record, model_classes, to_record
 
 SCHEMAS = REPO_ROOT / "schemas"
 NAMESPACE = "id.go.banyuwangikab.hub"

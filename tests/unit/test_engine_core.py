@@ -16,8 +16,8 @@ from hub.core.lifecycle import Status
 from hub.core.models import PII_FIELDS
 from hub.core.records import AuditEntry, CitizenNotice, DeliveryReceipt, SlaEvent
 from hub.core.routing import LIFECYCLE, MPP_FEED, fan_out
-from hub.settings import Settings
 from hub.dev.simulator import village_requests
+from hub.settings import Settings
 
 EVENTS = list(village_requests(120, seed=5))
 KEY = b"test-key"

@@ -8,50 +8,42 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from hub.connectors.village_desk import source_of
 from hub.core import catalogue, sla
 from hub.core.lifecycle import Status
 from hub.core.models import RequestLifecycleEvent
 from hub.core.records import CitizenNotice, SlaEvent, SlaKind
-from hub.settings import Settings
 from hub.dev.simulator import village_requests
+from hub.settings import Settings
 from hub.streams import journey, timing
 from hub.streams.engine import Conflict, Engine, IllegalTransition
 from hub.wire import cloudevents as ce
 from hub.wire.codec import Codec, load_schema
 from hub.wire.deadletter import Origin, reason_of
-
-
-class MemoryRegistry:
-    def __init__(self) -> None:
-        self.by_id: dict[int, str] = {}
-        self.ids: dict[str, int] = {}
-
-    def register(self, subject: str, schema: str) -> int:
-        if schema not in self.ids:
-            self.ids[schema] = len(self.ids) + 1
-            self.by_id[self.ids[schema]] = schema
-        return self.ids[schema]
-
-    def schema(self, schema_id: int) -> str:
-        return self.by_id[schema_id]
-
+from hub.wire.registry import MemoryRegistry
 
 SETTINGS = Settings(citizen_ref_key="k", topic_partitions=3)
-CODEC = Codec(MemoryRegistry())  # type: ignore[arg-type]
+CODEC = Codec(MemoryRegistry(), register=True)
 ENGINE = Engine(SETTINGS, CODEC, catalogue.agencies())
-INTAKE = CODEC.encoder(SETTINGS.topic_intake, load_schema(SETTINGS.schemas_dir, RequestLifecycleEvent.SCHEMA))
+INTAKE = CODEC.encoder("intake", load_schema(SETTINGS.schemas_dir, RequestLifecycleEvent.SCHEMA))
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # Monday 09:00 WIB
 offsets = iter(range(10**6))
 
 
-def record(event: RequestLifecycleEvent, source: str = "/test"):
+def record(event: RequestLifecycleEvent, source: str | None = None):
+    """An intake record as its source writes it: (topic, key, value, headers). ``source`` None: the village
+    desk of the event's region; ``/agency/<code>/...``: that agency's intake topic."""
+    source = source or source_of(event.region_code)
+    parts = source.strip("/").split("/")
+    topic = (SETTINGS.agency_intake_topic(parts[1]) if parts[0] == "agency"
+             else SETTINGS.desk_intake_topic(SETTINGS.desk_node_for(event.region_code)))
     meta = ce.CloudEvent(event.event_id, source, event.CE_TYPE, event.request_id, event.occurred_at)
-    return event.request_id.encode(), INTAKE(event.to_avro()), ce.to_headers(meta)
+    return topic, event.request_id.encode(), INTAKE(event.to_avro()), ce.to_headers(meta)
 
 
-def feed(entry, event, *, offset=None, source="/test"):
-    key, value, headers = record(event, source)
-    origin = Origin(SETTINGS.topic_intake, 0, next(offsets) if offset is None else offset)
+def feed(entry, event, *, offset=None, source=None):
+    topic, key, value, headers = record(event, source)
+    origin = Origin(topic, 0, next(offsets) if offset is None else offset)
     return ENGINE.on_intake(entry, key, value, headers, origin, 0), origin
 
 
@@ -99,7 +91,7 @@ def test_duplicates_are_dropped_conflicts_and_illegal_transitions_are_dead_lette
         feed(entry, same_id)
     assert reason_of(caught.value) == "conflict"
     with pytest.raises(Conflict):  # same event id from another source, other content
-        feed(entry, same_id, source="/other")
+        feed(entry, same_id.model_copy(update={"source_system": "siak"}), source="/agency/dukcapil/siak")
     done, _ = feed(entry, step(BASE, Status.COMPLETED, 2))
     with pytest.raises(IllegalTransition) as illegal:
         feed(done.entry, step(BASE, Status.IN_PROCESS, 3))

@@ -5,10 +5,10 @@ from __future__ import annotations
 from click.testing import CliRunner
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from hub.cli.status import status
 from hub.dev.stack import free_port
 from hub.ops.http import OpsApp, OpsServer
 from hub.ops.scrape import Snapshot, parse, quantile_from_buckets, summarise
-from hub.cli.status import status
 from hub.ops.status import HOME_CLEAR, render
 
 
