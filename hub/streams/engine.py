@@ -170,8 +170,9 @@ class Engine:
                 raise Conflict(f"request {event.request_id} is {entry['service']} at {entry['agency']}, "
                                f"this event says {event.service_code} at {event.agency}")
         state = RequestState.from_dict(entry["state"]) if entry else None
-        check_not_before_first(event, state.history[0].occurred_at if state and not state.dropped else None)
-        t = Transition(event.event_id, event.status, event.occurred_at, event.native_status)
+        first_at = state.history[0].occurred_at if state and not state.dropped else None
+        check_not_before_first(event, first_at)
+        t = Transition(event.event_id, event.status, event.occurred_at, event.native_status, seq=origin.offset)
         outcome = apply(state, event.request_id, t)
         if not outcome.accepted or outcome.state is None:
             raise IllegalTransition(outcome.reason or "not accepted")
