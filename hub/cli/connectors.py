@@ -140,6 +140,21 @@ def desk_serve(tokens: Path, outbox_path: Path, host: str, port: int, node: str)
         stopping=stopping, node=node)))
 
 
+@desk.command("openapi")
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="write here (default: stdout); the repository keeps docs/openapi-village-desk.json")
+def desk_openapi(out: Path | None) -> None:
+    """The desk intake API's OpenAPI document, generated from its models."""
+    from hub.connectors.intake_api import openapi
+
+    text = json.dumps(openapi(), indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"written to {out}")
+
+
 @desk.command("tokens")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--region", "regions_", multiple=True, help="only these villages (default: all 217)")

@@ -13,8 +13,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
+from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
 
 from hub.connectors.publisher import Publisher
@@ -63,6 +64,17 @@ def submission(*, region_code: str, service_code: str, desk_number: str, citizen
 
 
 # -- the desk's input, as the HTTP API and the CSV import receive it ----------------------------------
+def _in_utc_range(value: datetime) -> datetime:
+    try:
+        value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 would be in year 0
+        raise ValueError("is out of the range of UTC times") from None
+    return value
+
+
+DeskTime = Annotated[AwareDatetime, AfterValidator(_in_utc_range)]  # as given: part of stable event ids
+
+
 class CitizenIn(BaseModel):
     """The applicant, as typed at the desk. Only what the service needs is forwarded to its agency."""
 
@@ -93,7 +105,7 @@ class SubmitIn(BaseModel):
     service_code: str = Field(max_length=64, description="Service catalogue code",
                               examples=["DUKCAPIL_KTP_EL"])
     citizen: CitizenIn
-    occurred_at: AwareDatetime | None = Field(None, description="When it was registered (default: now)")
+    occurred_at: DeskTime | None = Field(None, description="When it was registered (default: now)")
     note: str | None = Field(None, max_length=limits.NOTE_MAX, description="Short note; never personal data")
 
 
@@ -104,7 +116,7 @@ class StatusIn(BaseModel):
 
     native_status: str = Field(min_length=1, max_length=limits.NATIVE_STATUS_MAX,
                                examples=["dibatalkan", "diteruskan ke dinas"])
-    occurred_at: AwareDatetime = Field(description="When it happened (part of the stable event id)")
+    occurred_at: DeskTime = Field(description="When it happened (part of the stable event id)")
     update_id: str | None = Field(None, max_length=80, pattern=limits.ID_PATTERN,
                                   description="The desk's own id for this update")
     note: str | None = Field(None, max_length=limits.NOTE_MAX)
@@ -153,6 +165,22 @@ def build_submission(data: SubmitIn, *, token_region: str | None = None,
     if errors:
         raise ValidationErrors(errors)
     return event
+
+
+def resubmission_conflicts(first: RequestLifecycleEvent, again: RequestLifecycleEvent, data: SubmitIn,
+                           ) -> list[dict[str, str]]:
+    """How a resubmission of a desk number differs from what was first submitted under it (both in normal
+    form): one ``{"field", "reason"}`` per field, the values never repeated (personal data). Empty: the
+    same request again, a harmless resend. ``occurred_at`` counts only if the resubmission gives one (it
+    defaults to the time of the call)."""
+    fields = [name for name in ("service_code", "note") if getattr(first, name) != getattr(again, name)]
+    fields += [f"citizen.{name}" for name in Citizen.model_fields
+               if getattr(first.citizen, name, None) != getattr(again.citizen, name, None)]
+    if data.occurred_at is not None and first.occurred_at != again.occurred_at:
+        fields.append("occurred_at")
+    reason = (f"differs from what desk number {data.desk_number} was first submitted with; the first "
+              "submission stands (a new request needs a new desk number)")
+    return [{"field": field, "reason": reason} for field in fields]
 
 
 def _event(data: SubmitIn, now: datetime, *, agency: str, service_code: str) -> RequestLifecycleEvent:
