@@ -86,7 +86,7 @@ def router_bench(n: int) -> dict:
     feed = codec.encoder(settings.topic_feed, schema)
     decoded = [codec.decode(v) for _, v, _ in records]
     models = [RequestLifecycleEvent.from_avro(d.record) for d in decoded]
-    services = [admit(m) for m in models]
+    services = [admit(m).service for m in models]
     stages["decode (fastavro + framing)"] = _per_call_us(lambda r: codec.decode(r[1]), records, 3)
     stages["cloudevents from_headers"] = _per_call_us(lambda r: ce.from_headers(r[2]), records, 3)
     stages["model from_avro (pydantic)"] = _per_call_us(RequestLifecycleEvent.from_avro,

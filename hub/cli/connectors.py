@@ -153,6 +153,21 @@ def desk_serve(tokens: Path, outbox_path: Path, host: str, port: int, node: str)
         stopping=stopping, node=node)))
 
 
+@desk.command("openapi")
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="write here (default: stdout); the repository keeps docs/openapi-village-desk.json")
+def desk_openapi(out: Path | None) -> None:
+    """The desk intake API's OpenAPI document, generated from its models."""
+    from hub.connectors.intake_api import openapi
+
+    text = json.dumps(openapi(), indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"written to {out}")
+
+
 @desk.command("tokens")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--region", "regions_", multiple=True, help="only these villages (default: all 217)")
@@ -198,10 +213,10 @@ def agency_run(code: str, state_dir: Path, sql_dsn: str | None, webhook_port: in
     module = importlib.import_module(f"hub.connectors.{AGENCY_MODULES[code]}")
 
     async def go(stopping: asyncio.Event) -> None:
-        from aiohttp import web
+        from hub.http.server import ApiServer
 
         connector = module.connector(settings, state_dir)
-        poller = runner = None
+        poller = server = None
         if sql_dsn:
             from hub.connectors.sql_outbox import SqlOutboxPoller
 
@@ -211,14 +226,14 @@ def agency_run(code: str, state_dir: Path, sql_dsn: str | None, webhook_port: in
         if webhook_port:
             from hub.connectors.webhook import create_app
 
-            runner = web.AppRunner(create_app({code: (connector, webhook_secret)}))
-            await runner.setup()
-            await web.TCPSite(runner, webhook_host, webhook_port).start()
+            assert webhook_secret is not None  # checked above
+            server = await ApiServer(create_app({code: (connector, webhook_secret)}), webhook_host,
+                                     webhook_port).start()
         click.echo(f"{code} connector running ({'sql ' if sql_dsn else ''}{'webhook ' if webhook_port else ''}"
                    f"topic {settings.agency_topic(connector.profile.agency)})")
         await stopping.wait()
-        if runner:
-            await runner.cleanup()
+        if server:
+            await server.stop()
         await asyncio.gather(*tasks, return_exceptions=True)
         if poller:
             await poller.close()

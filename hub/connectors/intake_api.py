@@ -1,18 +1,25 @@
-"""The Smart Kampung desk intake API (aiohttp): submit a request, post a status update, read a status.
+"""The Smart Kampung desk intake API: submit a request, post a status update, read a status.
 
     POST /v1/requests                          submit (202; idempotent by region + desk_number)
     POST /v1/requests/{request_id}/status      a desk status update (202; idempotent by update_id)
     GET  /v1/requests/{request_id}             the request's status, as this desk knows it
     GET  /openapi.json   GET /healthz
 
+FastAPI via :mod:`hub.http` (one error shape, ``{"errors": [{"field": ..., "reason": ...}]}``); the
+request bodies are the pydantic models of :mod:`hub.connectors.village_desk`, and the OpenAPI document
+is generated from them (``docs/openapi-village-desk.json``, kept in sync by a test).
+
 Authentication: ``Authorization: Bearer <token>``, one token per village (``DeskTokens``); a token
-may only act for its own region code (403 otherwise). Bad input: 422 with
-``{"errors": [{"field": ..., "reason": ...}]}``; malformed JSON 400.
+may only act for its own region code (403 otherwise). Bad input is a 4xx naming the field, never a 500:
+400 a body that is not JSON, nests too deep or holds a huge number, 413 a body over 64 KiB, 415 a body
+that is not JSON in UTF-8 (:mod:`hub.http.body`), 422 a field refused by the models or by admission
+(the worker's own rules, :mod:`hub.core.admission`), 409 an illegal transition or a desk number
+submitted before with other content (each differing field named; the first submission stands).
 
 Everything accepted is committed to the desk's durable outbox before the answer (store and forward:
-the API works while the broker is away). Status look-ups answer from the desk's own ledger: what it
-submitted plus what it has seen on the MPP feed (``settings.topic_feed``, no personal data) for the
-villages it serves, so they work offline too and never copy a citizen's data back.
+the API works while the broker is away); nothing refused touches it. Status look-ups answer from the
+desk's own ledger: what it submitted plus what it has seen on the MPP feed (``settings.topic_feed``, no
+personal data) for the villages it serves, so they work offline too and never copy a citizen's data back.
 """
 
 from __future__ import annotations
@@ -22,25 +29,41 @@ import hashlib
 import json
 import secrets
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from aiohttp import web
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import Path as PathParam
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 
 from hub.access.catalogue import desk_group_prefix
 from hub.connectors.follower import Follower, Seen
 from hub.connectors.loops import Loops
-from hub.connectors.publisher import Publisher
 from hub.connectors.outbox import Forwarder, Outbox
-from hub.connectors.village_desk import (SOURCE_SYSTEM, StatusIn, SubmitIn, build_status_update,
-                                         build_submission, current_state, parse, source_of)
-from hub.core import regions
-from hub.core.errors import ValidationError, ValidationErrors
+from hub.connectors.publisher import Publisher
+from hub.connectors.village_desk import (
+    SOURCE_SYSTEM,
+    StatusIn,
+    SubmitIn,
+    build_status_update,
+    build_submission,
+    current_state,
+    resubmission_conflicts,
+    source_of,
+)
+from hub.core import limits, regions
 from hub.core.lifecycle import LifecycleError
 from hub.core.models import RequestLifecycleEvent
+from hub.http.body import JsonBodyRoute
+from hub.http.errors import ApiError, error_responses, install
+from hub.http.server import ApiServer
 from hub.settings import Settings
 
 CONNECTOR = "village_desk"
+TITLE = "Smart Kampung village desk intake API"
+VERSION = "1.0.0"
 
 
 class DeskTokens:
@@ -64,14 +87,46 @@ class DeskTokens:
         codes = region_codes or [v.code for v in regions.villages()]
         return {code: secrets.token_urlsafe(24) for code in codes}
 
-    def region_for(self, authorization: str | None) -> str | None:
-        if not authorization or not authorization.startswith("Bearer "):
-            return None
-        return self._by_digest.get(self._digest(authorization[7:].strip()))
+    def region_of(self, token: str) -> str | None:
+        """The village a bearer token belongs to (None: no such token)."""
+        return self._by_digest.get(self._digest(token.strip()))
 
     @property
     def regions(self) -> frozenset[str]:
         return frozenset(self._by_digest.values())
+
+
+# -- answers (response models: part of the generated OpenAPI document) ---------------------------------------
+class Accepted(BaseModel):
+    """Committed to the desk's outbox; forwarded to the hub when it is reachable."""
+
+    request_id: str
+    event_id: str
+    status: str
+    duplicate: bool
+
+
+class HistoryEntry(BaseModel):
+    event_id: str
+    source: str
+    status: str
+    native_status: str | None
+    occurred_at: datetime
+    source_system: str
+    delivered: bool
+    note: str | None
+
+
+class RequestStatus(BaseModel):
+    """A request's status and history as this desk knows it (no personal data)."""
+
+    request_id: str
+    region_code: str
+    service_code: str
+    agency: str
+    status: str
+    updated_at: datetime
+    history: list[HistoryEntry]
 
 
 class DeskService:
@@ -109,191 +164,171 @@ class DeskService:
         self.forwarder.wake()
         return new
 
+    def first_submitted(self, event: RequestLifecycleEvent) -> RequestLifecycleEvent | None:
+        """What this desk committed under ``event``'s id (None once purged from the outbox)."""
+        return self.outbox.own_event(source_of(event.region_code), event.event_id)
+
     def known(self, request_id: str) -> list[RequestLifecycleEvent]:
         return [e for e, _, _ in self.outbox.events_of(request_id)]
 
-    def status(self, request_id: str) -> dict[str, Any] | None:
+    def status(self, request_id: str) -> RequestStatus | None:
         events = self.outbox.events_of(request_id)
         if not events:
             return None
         state = current_state([e for e, _, _ in events])
         last = events[-1][0]
-        return {
-            "request_id": request_id, "region_code": last.region_code, "service_code": last.service_code,
-            "agency": last.agency, "status": state.status.value if state else last.status.value,
-            "updated_at": (state.updated_at if state else last.occurred_at).isoformat(),
-            "history": [{"event_id": e.event_id, "source": src, "status": e.status.value,
-                         "native_status": e.native_status, "occurred_at": e.occurred_at.isoformat(),
-                         "source_system": e.source_system, "delivered": delivered, "note": e.note}
-                        for e, src, delivered in events],
-        }
+        return RequestStatus(
+            request_id=request_id, region_code=last.region_code, service_code=last.service_code,
+            agency=last.agency, status=state.status.value if state else last.status.value,
+            updated_at=state.updated_at if state else last.occurred_at,
+            history=[HistoryEntry(event_id=e.event_id, source=src, status=e.status.value,
+                                  native_status=e.native_status, occurred_at=e.occurred_at,
+                                  source_system=e.source_system, delivered=delivered, note=e.note)
+                     for e, src, delivered in events])
 
 
-# -- HTTP ----------------------------------------------------------------------------------------
-def _errors(status: int, errors: list[dict[str, str]]) -> web.Response:
-    return web.json_response({"errors": errors}, status=status)
+# -- HTTP ----------------------------------------------------------------------------------------------------
+RequestId = Annotated[str, PathParam(max_length=limits.ID_MAX, pattern=limits.ID_PATTERN,
+                                     description="The request id (as answered by the submission)")]
+_BEARER = HTTPBearer(auto_error=False, scheme_name="bearer", description="one token per village")
+_UNAUTHORISED = (401, "missing or unknown bearer token")
+_BAD_BODY = ((400, "body is not JSON, nests too deep or holds a number too large"),
+             (413, "body larger than 64 KiB"), (415, "body is not JSON in UTF-8"))
 
 
-def _field_error(status: int, message: str, default_field: str) -> web.Response:
+def _field_error(status: int, message: str, default_field: str) -> ApiError:
+    """An ApiError from a ``"field: reason"`` message (as the pure functions raise them)."""
     field, sep, reason = message.partition(": ")
-    return _errors(status, [{"field": field, "reason": reason} if sep else
-                            {"field": default_field, "reason": message}])
+    return ApiError(status, field, reason) if sep else ApiError(status, default_field, message)
 
 
-async def _json(request: web.Request) -> Any:
-    try:
-        return await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise web.HTTPBadRequest(text=json.dumps({"errors": [{"field": "(body)", "reason": f"not JSON: {exc}"}]}),
-                                 content_type="application/json") from None
+class DeskApi:
+    """The desk's HTTP work over a :class:`DeskService` (None: only to describe the API); held by the app
+    (``app.state.desk``) and reached by the routes through :func:`_desk`."""
+
+    def __init__(self, service: DeskService | None, tokens: DeskTokens):
+        self._service = service
+        self.tokens = tokens
+
+    @property
+    def service(self) -> DeskService:
+        assert self._service is not None, "a DeskApi without a service only describes the API"
+        return self._service
+
+    def region(self, credentials: HTTPAuthorizationCredentials | None) -> str:
+        """The village the caller's bearer token belongs to (401 if none)."""
+        region = self.tokens.region_of(credentials.credentials) if credentials else None
+        if region is None:
+            raise ApiError(401, "Authorization", _UNAUTHORISED[1], headers={"WWW-Authenticate": "Bearer"})
+        return region
+
+    def own(self, region: str, request_id: str) -> list[RequestLifecycleEvent]:
+        """The events this desk knows of a request of the caller's village (404 unknown, 403 another's)."""
+        known = self.service.known(request_id)
+        if not known:
+            raise ApiError(404, "request_id", f"{request_id} is not known at this desk")
+        if known[0].region_code != region:
+            raise ApiError(403, "request_id", f"{request_id} belongs to another village")
+        return known
+
+    async def submit(self, data: SubmitIn, region: str) -> Accepted:
+        try:
+            event = build_submission(data, token_region=region)
+        except PermissionError as exc:
+            raise _field_error(403, str(exc), "region_code") from None
+        new = await asyncio.to_thread(self.service.submit, event)
+        if not new:
+            first = await asyncio.to_thread(self.service.first_submitted, event)
+            conflicts = resubmission_conflicts(first, event, data) if first is not None else []
+            if conflicts:
+                raise ApiError.of(409, conflicts)
+        return Accepted(request_id=event.request_id, event_id=event.event_id, status=event.status.value,
+                        duplicate=not new)
+
+    async def update(self, request_id: str, data: StatusIn, region: str) -> Accepted:
+        known = self.own(region, request_id)
+        try:
+            event = build_status_update(request_id, data, known)
+        except PermissionError as exc:
+            raise _field_error(403, str(exc), "request_id") from None
+        except LifecycleError as exc:
+            raise _field_error(409, str(exc), "native_status") from None
+        new = await asyncio.to_thread(self.service.submit, event)
+        return Accepted(request_id=request_id, event_id=event.event_id, status=event.status.value,
+                        duplicate=not new)
+
+    async def read(self, request_id: str, region: str) -> RequestStatus:
+        self.own(region, request_id)
+        status = await asyncio.to_thread(self.service.status, request_id)
+        assert status is not None  # own() found events
+        return status
 
 
-SERVICE = web.AppKey("service", DeskService)
-TOKENS = web.AppKey("tokens", DeskTokens)
+def _desk(request: Request) -> DeskApi:
+    desk: DeskApi = request.app.state.desk
+    return desk
 
 
-def _region(request: web.Request) -> str:
-    region = request.app[TOKENS].region_for(request.headers.get("Authorization"))
-    if region is None:
-        raise web.HTTPUnauthorized(
-            text=json.dumps({"errors": [{"field": "Authorization", "reason": "missing or unknown bearer token"}]}),
-            content_type="application/json", headers={"WWW-Authenticate": "Bearer"})
-    return region
+def _region(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+            ) -> str:
+    return _desk(request).region(credentials)
 
 
-def _own(request: web.Request, region: str, request_id: str) -> list[RequestLifecycleEvent]:
-    known = request.app[SERVICE].known(request_id)
-    if not known:
-        raise web.HTTPNotFound(text=json.dumps({"errors": [
-            {"field": "request_id", "reason": f"{request_id} is not known at this desk"}]}),
-            content_type="application/json")
-    if known[0].region_code != region:
-        raise web.HTTPForbidden(text=json.dumps({"errors": [
-            {"field": "request_id", "reason": f"{request_id} belongs to another village"}]}),
-            content_type="application/json")
-    return known
+Desk = Annotated[DeskApi, Depends(_desk)]
+Region = Annotated[str, Depends(_region)]
+router = APIRouter(route_class=JsonBodyRoute)
+_ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {"description": "committed to the desk's outbox; forwarded when the hub is reachable"}}
 
 
-async def post_request(request: web.Request) -> web.Response:
-    region = _region(request)
-    try:
-        data = parse(SubmitIn, await _json(request))
-        event = build_submission(data, token_region=region)  # type: ignore[arg-type]
-    except PermissionError as exc:
-        return _field_error(403, str(exc), "region_code")
-    except ValidationErrors as exc:
-        return _errors(422, exc.as_dicts())
-    new = await asyncio.to_thread(request.app[SERVICE].submit, event)
-    return web.json_response({"request_id": event.request_id, "event_id": event.event_id,
-                              "status": event.status.value, "duplicate": not new}, status=202)
+@router.post("/v1/requests", status_code=202,
+             summary="Submit a citizen request registered at this village's desk",
+             responses={**_ACCEPTED, **error_responses(
+                 _UNAUTHORISED, *_BAD_BODY, (403, "region_code is not the token's village"),
+                 (409, "this desk number was submitted before with other content (each field named)"),
+                 (422, "invalid field(s), each named with the reason"))})
+async def submit(data: SubmitIn, region: Region, desk: Desk) -> Accepted:
+    return await desk.submit(data, region)
 
 
-async def post_status(request: web.Request) -> web.Response:
-    region = _region(request)
-    request_id = request.match_info["request_id"]
-    known = _own(request, region, request_id)
-    try:
-        data = parse(StatusIn, await _json(request))
-        event = build_status_update(request_id, data, known)  # type: ignore[arg-type]
-    except ValidationErrors as exc:
-        return _errors(422, exc.as_dicts())
-    except ValidationError as exc:
-        return _errors(422, [exc.as_dict()])
-    except LifecycleError as exc:
-        return _field_error(409, str(exc), "native_status")
-    new = await asyncio.to_thread(request.app[SERVICE].submit, event)
-    return web.json_response({"request_id": request_id, "event_id": event.event_id,
-                              "status": event.status.value, "duplicate": not new}, status=202)
+@router.post("/v1/requests/{request_id}/status", status_code=202,
+             summary="Record a status change of one of this village's requests",
+             responses={**_ACCEPTED, **error_responses(
+                 _UNAUTHORISED, *_BAD_BODY,
+                 (403, "request of another village, or one this desk knows only from the MPP feed"),
+                 (404, "request not known at this desk"), (409, "transition not allowed"),
+                 (422, "invalid field(s), each named with the reason"))})
+async def update(request_id: RequestId, data: StatusIn, region: Region, desk: Desk) -> Accepted:
+    return await desk.update(request_id, data, region)
 
 
-async def get_request(request: web.Request) -> web.Response:
-    region = _region(request)
-    request_id = request.match_info["request_id"]
-    _own(request, region, request_id)
-    return web.json_response(request.app[SERVICE].status(request_id))
+@router.get("/v1/requests/{request_id}",
+            summary="Status of a request, from this desk's ledger (own events + the MPP feed)",
+            responses=error_responses(_UNAUTHORISED, (403, "request of another village"),
+                                      (404, "unknown request"), (422, "invalid request id")))
+async def read(request_id: RequestId, region: Region, desk: Desk) -> RequestStatus:
+    return await desk.read(request_id, region)
 
 
-async def get_openapi(request: web.Request) -> web.Response:
-    return web.json_response(openapi())
+@router.get("/healthz", include_in_schema=False)
+async def healthz(desk: Desk) -> dict[str, Any]:
+    depth, _ = await asyncio.to_thread(desk.service.outbox.depth)
+    return {"ok": True, "outbox_depth": depth}
 
 
-async def healthz(request: web.Request) -> web.Response:
-    depth, _ = request.app[SERVICE].outbox.depth()
-    return web.json_response({"ok": True, "outbox_depth": depth})
-
-
-def create_app(service: DeskService, tokens: DeskTokens) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024)
-    app[SERVICE] = service
-    app[TOKENS] = tokens
-    app.router.add_post("/v1/requests", post_request)
-    app.router.add_post("/v1/requests/{request_id}/status", post_status)
-    app.router.add_get("/v1/requests/{request_id}", get_request)
-    app.router.add_get("/openapi.json", get_openapi)
-    app.router.add_get("/healthz", healthz)
+def create_app(service: DeskService | None, tokens: DeskTokens) -> FastAPI:
+    """The desk's ASGI app (run it with :class:`hub.http.server.ApiServer`); no service: only its document."""
+    app = FastAPI(title=TITLE, version=VERSION, description=__doc__.split("\n\n")[0], docs_url=None,
+                  redoc_url=None)
+    app.state.desk = DeskApi(service, tokens)
+    install(app)
+    app.include_router(router)
     return app
 
 
-# -- OpenAPI, generated from the same pydantic models that validate the input -------------------------
 def openapi() -> dict[str, Any]:
-    schemas: dict[str, Any] = {}
-    for model in (SubmitIn, StatusIn):
-        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-        schemas.update(schema.pop("$defs", {}))
-        schemas[model.__name__] = schema
-    ref = lambda name: {"$ref": f"#/components/schemas/{name}"}  # noqa: E731
-    err = {"description": "", "content": {"application/json": {"schema": ref("Errors")}}}
-
-    def errors(*codes: tuple[str, str]) -> dict[str, Any]:
-        return {code: {**err, "description": text} for code, text in codes}
-
-    schemas["Errors"] = {"type": "object", "required": ["errors"], "properties": {"errors": {
-        "type": "array", "items": {"type": "object", "required": ["field", "reason"], "properties": {
-            "field": {"type": "string", "examples": ["citizen.nik"]},
-            "reason": {"type": "string", "examples": ["must be 16 digits, got 15"]}}}}}}
-    schemas["Accepted"] = {"type": "object", "required": ["request_id", "event_id", "status", "duplicate"],
-                           "properties": {"request_id": {"type": "string"}, "event_id": {"type": "string"},
-                                          "status": {"type": "string"}, "duplicate": {"type": "boolean"}}}
-    schemas["RequestStatus"] = {"type": "object", "required": ["request_id", "status", "history"], "properties": {
-        "request_id": {"type": "string"}, "region_code": {"type": "string"}, "service_code": {"type": "string"},
-        "agency": {"type": "string"}, "status": {"type": "string"}, "updated_at": {"type": "string",
-                                                                                   "format": "date-time"},
-        "history": {"type": "array", "items": {"type": "object"}}}}
-    auth = errors(("401", "missing or unknown token"))
-    path_param = [{"name": "request_id", "in": "path", "required": True, "schema": {"type": "string"}}]
-    accepted = {"202": {"description": "committed to the desk's outbox; forwarded when the hub is reachable",
-                        "content": {"application/json": {"schema": ref("Accepted")}}}}
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "Smart Kampung village desk intake API", "version": "1.0.0",
-                 "description": __doc__.split("\n\n")[0]},
-        "security": [{"bearer": []}],
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                                      "description": "one token per village"}},
-                       "schemas": schemas},
-        "paths": {
-            "/v1/requests": {"post": {
-                "summary": "Submit a citizen request registered at this village's desk",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": ref("SubmitIn")}}},
-                "responses": {**accepted, **auth, **errors(
-                    ("400", "body is not JSON"), ("403", "region_code is not the token's village"),
-                    ("422", "invalid field(s), each named with the reason"))}}},
-            "/v1/requests/{request_id}/status": {"post": {
-                "summary": "Record a status change of one of this village's requests",
-                "parameters": path_param,
-                "requestBody": {"required": True, "content": {"application/json": {"schema": ref("StatusIn")}}},
-                "responses": {**accepted, **auth, **errors(
-                    ("400", "body is not JSON"), ("403", "request of another village"),
-                    ("404", "request not submitted at this desk"), ("409", "transition not allowed"),
-                    ("422", "invalid field(s)"))}}},
-            "/v1/requests/{request_id}": {"get": {
-                "summary": "Status of a request, from this desk's ledger (own events + the MPP feed)",
-                "parameters": path_param,
-                "responses": {"200": {"description": "status and history (no personal data)",
-                                      "content": {"application/json": {"schema": ref("RequestStatus")}}},
-                              **auth, **errors(("403", "request of another village"), ("404", "unknown request"))}}},
-        },
-    }
+    """The desk API's OpenAPI document, generated from the models (``docs/openapi-village-desk.json``)."""
+    return create_app(None, DeskTokens({})).openapi()
 
 
 async def serve(settings: Settings, *, outbox_path: Path, tokens: DeskTokens, host: str, port: int,
@@ -302,12 +337,8 @@ async def serve(settings: Settings, *, outbox_path: Path, tokens: DeskTokens, ho
     with Outbox(outbox_path) as outbox:
         service = DeskService(settings, outbox, regions_served=tokens.regions, node=node)
         await service.start()
-        runner = web.AppRunner(create_app(service, tokens))
-        await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        await site.start()
         try:
-            await stopping.wait()
+            async with ApiServer(create_app(service, tokens), host, port):
+                await stopping.wait()
         finally:
-            await runner.cleanup()
             await service.stop()

@@ -187,6 +187,13 @@ class Outbox:
                 "SELECT count(sent_at), count(*) - count(sent_at) FROM outbox").fetchone()
         return sent, waiting
 
+    def own_event(self, source: str, event_id: str) -> RequestLifecycleEvent | None:
+        """The event this node committed under (source, event_id); None if never (or purged once sent)."""
+        with self._lock:
+            row = self._db.execute("SELECT payload FROM outbox WHERE source = ? AND event_id = ?",
+                                   (source, event_id)).fetchone()
+        return RequestLifecycleEvent.model_validate_json(row[0]) if row else None
+
     def events_of(self, request_id: str) -> list[tuple[RequestLifecycleEvent, str, bool]]:
         """Every event of a request this node sent or saw: (event, source, delivered), deduplicated."""
         with self._lock:

@@ -5,37 +5,41 @@
 
 Signed per Standard Webhooks (``webhook-id``, ``webhook-timestamp``, ``webhook-signature``: HMAC-SHA256
 over ``id.timestamp.body`` with the agency's ``whsec_`` secret; timestamps older or newer than 5
-minutes are refused), verified with the ``standardwebhooks`` package. Answers 202 once the event is
-committed to the connector's durable outbox; 401 bad signature, 400 not JSON, 404 unknown agency,
+minutes are refused), verified with the ``standardwebhooks`` package over the raw bytes, before the body
+is parsed. Answers 202 once the event is committed to the connector's durable outbox; 401 bad signature,
+400 not JSON (or too deep, or a huge number), 404 unknown agency, 413 too large, 415 not JSON in UTF-8,
 422 bad field (``{"errors": [{"field", "reason"}]}``). A retried delivery (same webhook id) yields the
-same event id: harmless.
+same event id: harmless. FastAPI via :mod:`hub.http`, like every API of the hub.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Annotated
 
-from aiohttp import web
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import Path as PathParam
+from pydantic import BaseModel
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from hub.connectors.agency import AgencyConnector, NativeUpdate
 from hub.connectors.village_desk import parse
-from hub.core.errors import ValidationError, ValidationErrors
-
-AGENCIES = web.AppKey("agencies", dict)
+from hub.errors import echo
+from hub.http.body import check_media_type, parse_json, read_limited
+from hub.http.errors import ApiError, error_responses, install
 
 
 def generate_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def sign(secret: str, body: bytes, *, msg_id: str | None = None, at: datetime | None = None) -> dict[str, str]:
+def sign(secret: str, body: bytes, *, msg_id: str | None = None, at: datetime | None = None,
+         ) -> dict[str, str]:
     """The Standard Webhooks headers for ``body`` (what an agency's client sends)."""
     msg_id = msg_id or f"msg_{secrets.token_hex(12)}"
     at = (at or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
@@ -44,43 +48,67 @@ def sign(secret: str, body: bytes, *, msg_id: str | None = None, at: datetime | 
             "content-type": "application/json"}
 
 
-def _errors(status: int, errors: list[dict[str, str]]) -> web.Response:
-    return web.json_response({"errors": errors}, status=status)
+class Accepted(BaseModel):
+    """Committed to the connector's outbox; forwarded to the hub when it is reachable."""
+
+    request_id: str
+    event_id: str
+    status: str
 
 
-async def status_update(request: web.Request) -> web.Response:
-    agency = request.match_info["agency"]
-    entry = request.app[AGENCIES].get(agency)
-    if entry is None:
-        return _errors(404, [{"field": "agency", "reason": f"no connector for agency {agency!r} here"}])
-    connector, verifier = entry
-    body = await request.read()
-    try:
-        verifier.verify(body, dict(request.headers), json_parse=False)
-    except WebhookVerificationError as exc:
-        return _errors(401, [{"field": "webhook-signature", "reason": str(exc)}])
-    except Exception as exc:  # malformed signature header
-        return _errors(401, [{"field": "webhook-signature", "reason": f"unreadable: {exc!r}"}])
-    try:
-        data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return _errors(400, [{"field": "(body)", "reason": f"not JSON: {exc}"}])
-    if isinstance(data, dict):
-        data.setdefault("update_id", request.headers["webhook-id"])
-    try:
-        update = parse(NativeUpdate, data)
+class WebhookReceiver:
+    """The agencies this connector process receives callbacks for: agency code -> (connector, verifier)."""
+
+    def __init__(self, connectors: Mapping[str, tuple[AgencyConnector, str]]):
+        self.agencies = {agency: (connector, Webhook(secret))
+                         for agency, (connector, secret) in connectors.items()}
+
+    async def status_update(self, agency: str, request: Request) -> Accepted:
+        entry = self.agencies.get(agency)
+        if entry is None:
+            raise ApiError(404, "agency", f"no connector for agency {echo(agency)} here")
+        connector, verifier = entry
+        body = await read_limited(request)
+        try:
+            verifier.verify(body, dict(request.headers), json_parse=False)
+        except WebhookVerificationError as exc:
+            raise ApiError(401, "webhook-signature", str(exc)) from None
+        except Exception as exc:  # malformed signature header
+            raise ApiError(401, "webhook-signature", f"unreadable: {exc!r}") from None
+        check_media_type(request.headers.get("content-type"))
+        data = parse_json(body)
+        if isinstance(data, dict):
+            data.setdefault("update_id", request.headers["webhook-id"])
+        update = parse(NativeUpdate, data)  # ValidationErrors: 422 naming each field
+        assert isinstance(update, NativeUpdate)
         event = (await asyncio.to_thread(connector.accept, [update]))[0]
-    except ValidationErrors as exc:
-        return _errors(422, exc.as_dicts())
-    except ValidationError as exc:
-        return _errors(422, [exc.as_dict()])
-    return web.json_response({"request_id": event.request_id, "event_id": event.event_id,
-                              "status": event.status.value}, status=202)
+        return Accepted(request_id=event.request_id, event_id=event.event_id, status=event.status.value)
 
 
-def create_app(connectors: Mapping[str, tuple[AgencyConnector, str]]) -> web.Application:
-    """``connectors``: agency code -> (its connector, its webhook secret)."""
-    app = web.Application(client_max_size=64 * 1024)
-    app[AGENCIES] = {agency: (connector, Webhook(secret)) for agency, (connector, secret) in connectors.items()}
-    app.router.add_post("/v1/agencies/{agency}/status-updates", status_update)
+def _receiver(request: Request) -> WebhookReceiver:
+    receiver: WebhookReceiver = request.app.state.webhooks
+    return receiver
+
+
+router = APIRouter()
+
+
+@router.post("/v1/agencies/{agency}/status-updates", status_code=202,
+             summary="A status update of a request, signed per Standard Webhooks",
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": NativeUpdate.model_json_schema()}}}},
+             responses=error_responses((400, "body is not JSON"), (401, "bad or missing signature"),
+                                       (404, "no connector for this agency here"), (413, "body too large"),
+                                       (415, "body is not JSON in UTF-8"), (422, "invalid field(s)")))
+async def status_update(agency: Annotated[str, PathParam(max_length=64)], request: Request,
+                        receiver: Annotated[WebhookReceiver, Depends(_receiver)]) -> Accepted:
+    return await receiver.status_update(agency, request)
+
+
+def create_app(connectors: Mapping[str, tuple[AgencyConnector, str]]) -> FastAPI:
+    """``connectors``: agency code -> (its connector, its webhook secret); run it with ``ApiServer``."""
+    app = FastAPI(title="Agency status-update callbacks", version="1.0.0", docs_url=None, redoc_url=None)
+    app.state.webhooks = WebhookReceiver(connectors)
+    install(app)
+    app.include_router(router)
     return app

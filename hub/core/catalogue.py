@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import Final
 
 from hub.core.errors import ValidationError
+from hub.errors import echo
 
 __all__ = [
     "PERSONAL_DATA_FIELDS",
@@ -76,7 +77,7 @@ class UnknownService(ValidationError):
     """A service code that is not in the catalogue."""
 
     def __init__(self, code: object, field: str = "service_code") -> None:
-        super().__init__(field, f"unknown service code {code!r}")
+        super().__init__(field, f"unknown service code {echo(code)}")
         self.code = code
         self.args = (code, field)
 

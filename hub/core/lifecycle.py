@@ -235,29 +235,39 @@ def _utc(dt: datetime) -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class Transition:
-    """One status change reported by an agency. `occurred_at` is normalised to UTC."""
+    """One status change reported by an agency. `occurred_at` is normalised to UTC.
+
+    `seq` is the order the producer wrote it in: the hub's engine gives the event's offset in its
+    intake partition (all of a request's events share one partition, being keyed by its id). None where
+    no such order is known (a desk's own ledger, table entries written before it was kept).
+    """
 
     event_id: str
     status: Status
     occurred_at: datetime
     native_status: str | None = None
+    seq: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))
         object.__setattr__(self, "occurred_at", _utc(self.occurred_at))
 
     @property
-    def key(self) -> tuple[datetime, str]:
-        """Sort key: event time, ties broken by event id."""
-        return (self.occurred_at, self.event_id)
+    def key(self) -> tuple[datetime, int, str]:
+        """Sort key: event time; ties in the order written (no `seq`: before any that has one), then event id.
+
+        Producers stamp times to the millisecond, so two events of one request (RECEIVED, then
+        IN_PROCESS) often share an instant; their intake order is the order that happened.
+        """
+        return (self.occurred_at, -1 if self.seq is None else self.seq, self.event_id)
 
 
 @dataclass(frozen=True, slots=True)
 class RequestState:
     """Canonical state of one request.
 
-    `history` holds the last `HISTORY_LIMIT` accepted transitions sorted by
-    (occurred_at, event_id); `dropped` counts older ones that were cut off.
+    `history` holds the last `HISTORY_LIMIT` accepted transitions sorted by `Transition.key`
+    (occurred_at, seq, event_id); `dropped` counts older ones that were cut off.
     `returned_since` is when the current RETURNED spell began (None otherwise).
     """
 
@@ -281,7 +291,8 @@ class RequestState:
             "returned_since": self.returned_since.isoformat() if self.returned_since else None,
             "dropped": self.dropped,
             "history": [
-                [t.event_id, t.status.value, t.occurred_at.isoformat(), t.native_status]
+                [t.event_id, t.status.value, t.occurred_at.isoformat(), t.native_status,
+                 *(() if t.seq is None else (t.seq,))]
                 for t in self.history
             ],
         }
@@ -294,9 +305,9 @@ class RequestState:
             request_id=data["request_id"],
             status=Status(data["status"]),
             updated_at=datetime.fromisoformat(data["updated_at"]),
-            history=tuple(
-                Transition(e, Status(s), datetime.fromisoformat(at), n)
-                for e, s, at, n in data["history"]
+            history=tuple(  # entries written before `seq` was kept have four items
+                Transition(e, Status(s), datetime.fromisoformat(at), n, seq[0] if seq else None)
+                for e, s, at, n, *seq in data["history"]
             ),
             returned_since=datetime.fromisoformat(rs) if rs else None,
             dropped=int(data.get("dropped", 0)),
@@ -358,11 +369,12 @@ def apply(
       agencies that join mid-flight and first report e.g. IN_PROCESS or COMPLETED);
     * an event newer than the latest one is checked against the latest status only, O(1)
       (a terminal latest status rejects it);
-    * an older event is inserted by (occurred_at, event_id) if both new neighbour pairs
+    * an older event is inserted by `Transition.key` if both new neighbour pairs
       are legal (legality is pairwise, so that re-validates everything it affects);
       otherwise it is rejected as stale/out of order. An event older than the retained
       history, when some has been dropped, cannot be checked and is rejected too.
-    The resulting status is always that of the greatest (occurred_at, event_id).
+    The resulting status is always that of the greatest `Transition.key` (occurred_at, then the
+    order written, then event id).
     """
     if state is None:
         if not allow_any_first and t.status not in FIRST_STATUSES:

@@ -17,7 +17,10 @@ def utc_millis(value: datetime) -> datetime:
     """An Avro timestamp-millis value: time-zone aware, in UTC, truncated to the millisecond."""
     if value.tzinfo is None:
         raise ValueError("must carry a time zone")
-    value = value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 would be in year 0
+        raise ValueError("is out of the range of UTC times") from None
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 

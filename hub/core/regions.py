@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from hub.core.errors import ValidationError
+from hub.errors import echo
 
 __all__ = [
     "FORMER_KECAMATAN",
@@ -71,7 +72,7 @@ class UnknownRegion(ValidationError):
         hint = ""
         if isinstance(code, str) and re.fullmatch(r"[0-9]{10}", code):
             hint = f" (use the dotted form {code[:2]}.{code[2:4]}.{code[4:6]}.{code[6:]})"
-        super().__init__(field, f"unknown region code {code!r}{hint}")
+        super().__init__(field, f"unknown region code {echo(code)}{hint}")
         self.code = code
         self.args = (code, field)
 

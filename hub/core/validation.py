@@ -13,8 +13,10 @@ from dataclasses import field as dc_field
 from datetime import date, datetime, timedelta, timezone
 from typing import Final, Literal
 
+import phonenumbers
 from stdnum import numdb
 
+from hub.core import limits
 from hub.core.catalogue import Service, UnknownService, service
 from hub.core.errors import ValidationError
 from hub.core.regions import Region, UnknownRegion, nik_prefixes, region
@@ -25,7 +27,9 @@ __all__ = [
     "WIB",
     "make_kk",
     "make_nik",
+    "normalise_phone",
     "today_wib",
+    "validate_birth_date",
     "validate_bpjs_number",
     "validate_idpel",
     "validate_kk",
@@ -145,6 +149,66 @@ def validate_bpjs_number(value: str, field: str = "bpjs_number") -> str:
 def validate_idpel(value: str, field: str = "idpel") -> str:
     """PLN customer id (IDPEL): 12 digits."""
     return _digits(value, 12, field)
+
+
+_PHONE_CHARS: Final = re.compile(limits.PHONE_PATTERN)
+_PHONE_TYPES: Final = frozenset({phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE,
+                                 phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE})
+
+
+def normalise_phone(value: object, field: str = "phone") -> str:
+    """An Indonesian mobile or landline number in E.164 (``+62...``).
+
+    Accepted as typed at a desk: ``0812-3456-7890``, ``62812...``, ``+62 812 ...``, ``(0333) 424000``:
+    ASCII digits with spaces, dots, dashes or brackets, and a leading ``+``. The national number must
+    be one Indonesia issues (Google's libphonenumber metadata via ``phonenumbers``: operator prefixes,
+    area codes and lengths): notices go out as SMS, and a number that cannot exist must not become
+    one. The value is personal data: reasons never repeat it.
+    """
+    if not isinstance(value, str):
+        raise ValidationError(field, f"must be a string, got {type(value).__name__}")
+    typed = value.strip()
+    if len(typed) > limits.PHONE_INPUT_MAX:
+        raise ValidationError(field, f"must be at most {limits.PHONE_INPUT_MAX} characters, got {len(typed)}")
+    if not _PHONE_CHARS.fullmatch(typed):
+        raise ValidationError(field, "must be digits (spaces, '-', '.', brackets and a leading '+' allowed)")
+    digits = re.sub(r"[^0-9]", "", typed.replace("(0)", ""))  # "+62 (0)812...": the trunk 0 in brackets
+    if digits.startswith("62"):
+        national = digits[2:]
+    elif digits.startswith("0") and not typed.startswith("+"):
+        national = digits[1:]
+    else:
+        national = ""
+    if not national or national.startswith("0"):  # 00...: an international call prefix, not a number
+        raise ValidationError(field, "must be an Indonesian mobile number or landline: "
+                                     "08..., 628... or +628...")
+    try:
+        number = phonenumbers.parse(f"+62{national}")
+    except phonenumbers.NumberParseException:  # too short or too long to be any number
+        number = None
+    if (number is None or not phonenumbers.is_valid_number(number)
+            or phonenumbers.number_type(number) not in _PHONE_TYPES):
+        raise ValidationError(field, "is not an Indonesian mobile number or landline "
+                                     f"({len(national)} digits after the 0 or +62)")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def validate_birth_date(value: date, field: str = "birth_date", *, nik: NikInfo | None = None,
+                        today: date | None = None) -> date:
+    """A birth date not before 1900, not after today (WIB), and the one the NIK encodes (if given).
+
+    The NIK holds DDMMYY (women: day + 40); only day, month and the year's last two digits are
+    compared, since the NIK does not say the century.
+    """
+    today = today or today_wib()
+    if value < limits.EARLIEST_BIRTH:
+        raise ValidationError(field, f"must not be before {limits.EARLIEST_BIRTH.isoformat()}")
+    if value > today:
+        raise ValidationError(field, "must not be in the future")
+    if nik is not None and (value.day, value.month, value.year % 100) != (
+            nik.birth_date.day, nik.birth_date.month, nik.birth_date.year % 100):
+        raise ValidationError(field, "contradicts the birth date encoded in the NIK (DDMMYY, women day + 40)")
+    return value
 
 
 def validate_region_code(

@@ -40,7 +40,17 @@ def _citizen(rng: random.Random, kecamatan_code: str, today: date) -> Citizen:
     name = f"{rng.choice(GIVEN_F if female else GIVEN_M)} {rng.choice(FAMILY)}"
     return Citizen(nik=make_nik(prefix, born, female, rng.randint(1, 9999)),
                    kk_number=make_kk(prefix, recorded, rng.randint(1, 9999)),
-                   name=name, phone=f"08{rng.randint(11, 99)}{rng.randrange(10**8):08d}")
+                   name=name, phone=_mobile(rng.randint(11, 99), rng.randrange(10**8)))
+
+
+def _mobile(operator: int, subscriber: int) -> str:
+    """An Indonesian mobile number in E.164 (the form admission normalises to): +62 8XX NNNNNNNN.
+
+    ``operator`` 11..99 picks the 08XX prefix; 084X is not allocated, so it moves to 085X.
+    """
+    if 40 <= operator <= 49:
+        operator += 10
+    return f"+628{operator}{subscriber:08d}"
 
 
 def village_requests(n: int, *, seed: int = 1, now: datetime | None = None) -> Iterator[RequestLifecycleEvent]:

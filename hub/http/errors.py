@@ -1,9 +1,13 @@
 """One error shape for every API: ``{"errors": [{"field": "<where>", "reason": "<why>"}]}``.
 
-* :class:`ApiError` -- raise it from a handler: status code, field, reason (401, 403, 404, 409, 422...).
+* :class:`ApiError` -- raise it from a handler: status code, field, reason (401, 403, 404, 409, 422...);
+  ``ApiError.of(status, entries)`` for several fields at once.
 * pydantic's refusal of a request (FastAPI's ``RequestValidationError``) -> 422, one entry per field,
-  the field named by its location (``body.citizen.nik``), the reason without the refused value (a
-  value is never echoed beyond ``hub.errors.MAX_ECHO`` characters).
+  the field named by its location: a body field by its path in the body (``citizen.nik``, the name
+  admission's own errors use too; ``(body)`` for the body as a whole), other parameters with their
+  location (``path.request_id``, ``query.limit``); the reason without the refused value (a value is
+  never echoed beyond ``hub.errors.MAX_ECHO`` characters).
+* :class:`ErrorBody` and :func:`error_responses` describe that shape in an app's OpenAPI document.
 * A handler's ``hub.core.errors.ValidationError(s)`` -> 422 with their fields and reasons.
 * Anything unexpected -> 500 with no detail, logged with its traceback (bad *input* must never get
   here: that is what the limits and the models are for).
@@ -18,6 +22,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub.core.errors import ValidationError, ValidationErrors
@@ -35,12 +40,37 @@ class ApiError(Exception):
         self.errors = [{"field": field, "reason": reason[:MAX_ECHO * 2]}]
         self.headers = headers
 
+    @classmethod
+    def of(cls, status: int, entries: Sequence[dict[str, str]]) -> ApiError:
+        """One answer naming several fields (``entries``: ``{"field", "reason"}`` dicts, at least one)."""
+        error = cls(status, entries[0]["field"], entries[0]["reason"])
+        error.errors = [{"field": e["field"], "reason": e["reason"][:MAX_ECHO * 2]} for e in entries]
+        return error
+
+
+class ErrorEntry(BaseModel):
+    field: str = Field(examples=["citizen.nik"])
+    reason: str = Field(examples=["must be 16 digits, got 15"])
+
+
+class ErrorBody(BaseModel):
+    """Every answer other than 2xx: what was refused, field by field."""
+
+    errors: list[ErrorEntry]
+
+
+def error_responses(*codes: tuple[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for ``(status, description)`` pairs, each with the :class:`ErrorBody` shape."""
+    return {status: {"model": ErrorBody, "description": description} for status, description in codes}
+
 
 def body(errors: Iterable[dict[str, str]]) -> dict[str, list[dict[str, str]]]:
     return {"errors": list(errors)}
 
 
 def _loc(loc: Sequence[Any]) -> str:
+    if loc and loc[0] == "body":  # a body field: its path in the body, as admission names it
+        return ".".join(str(p) for p in loc[1:]) or "(body)"
     return ".".join(str(p) for p in loc) or "(request)"
 
 

@@ -33,7 +33,7 @@ from datetime import datetime
 from typing import Any
 
 from hub.core import catalogue, notices, sla
-from hub.core.admission import admit
+from hub.core.admission import admit, check_not_before_first
 from hub.core.catalogue import Service
 from hub.core.enrichment import citizen_check, citizen_ref, enrich
 from hub.core.lifecycle import TERMINAL, RequestState, Status, Transition, apply
@@ -150,13 +150,13 @@ class Engine:
     # ------------------------------------------------------------------ intake ---------------
     def on_intake(self, entry: Entry | None, key: bytes | None, value: bytes | None,
                   headers: Sequence[tuple[str, bytes]] | None, origin: Origin, partition: int) -> Result:
-        meta, event = read_event(self.codec, key, value, headers)
-        check_attributes(meta, event)
+        meta, received = read_event(self.codec, key, value, headers)
+        check_attributes(meta, received)
+        event, service = admit(received)  # in normal form (trimmed text, E.164 phone) from here on
         source = self.sources.get(origin.topic)
-        if source is not None:
+        if source is not None:  # what the producer may claim, on content already known to be well formed
             check_identity(source, meta, event)
-        service = admit(event)
-        fp = digest(event)
+        fp = digest(received)  # as the producer wrote it: the same record always has the same digest
         ce_key = f"{meta.source}|{meta.id}"
         here = [origin.topic, origin.partition, origin.offset]
         if entry is not None:
@@ -178,7 +178,9 @@ class Engine:
                 raise Conflict(f"request {event.request_id} is {entry['service']} at {entry['agency']}, "
                                f"this event says {event.service_code} at {event.agency}")
         state = RequestState.from_dict(entry["state"]) if entry else None
-        t = Transition(event.event_id, event.status, event.occurred_at, event.native_status)
+        first_at = state.history[0].occurred_at if state and not state.dropped else None
+        check_not_before_first(event, first_at)
+        t = Transition(event.event_id, event.status, event.occurred_at, event.native_status, seq=origin.offset)
         outcome = apply(state, event.request_id, t)
         if not outcome.accepted or outcome.state is None:
             raise IllegalTransition(outcome.reason or "not accepted")

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 
 import asyncpg
 import httpx
-from aiohttp import web
 
 from hub.connectors import bpjs, dukcapil, pln, pudam
 from hub.connectors.agency import AgencyConnector, NativeUpdate
@@ -19,7 +18,7 @@ from hub.connectors.sql_outbox import SqlOutboxPoller
 from hub.connectors.webhook import create_app, generate_secret, sign
 from hub.core.models import RequestLifecycleEvent
 from hub.dev.simulator import village_requests
-from hub.dev.stack import free_port
+from hub.http.server import ApiServer
 from hub.wire.clients import registry
 from hub.wire.codec import Codec
 from hub.wire.tail import collect
@@ -169,10 +168,8 @@ async def test_http_callback_style_round_trip(make_settings, tmp_path, as_princi
     secrets = {m.PROFILE.agency: generate_secret() for m in MODULES}
     connectors = {m.PROFILE.agency: await m.connector(_as_agency(as_principal, settings, m), tmp_path).start()
                   for m in MODULES}
-    runner = web.AppRunner(create_app({a: (c, secrets[a]) for a, c in connectors.items()}))
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    server = await ApiServer(create_app({a: (c, secrets[a]) for a, c in connectors.items()})).start()
+    port = server.port
     try:
         requests = await _route_requests(settings, seed=43)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
@@ -189,6 +186,6 @@ async def test_http_callback_style_round_trip(make_settings, tmp_path, as_princi
                 assert forged.status_code == 401
         await _answers(settings, requests)
     finally:
-        await runner.cleanup()
+        await server.stop()
         for c in connectors.values():
             await c.stop()

@@ -8,14 +8,13 @@ import time
 from datetime import datetime, timedelta
 
 import httpx
-from aiohttp import web
 
 from hub.connectors.intake_api import DeskService, DeskTokens, create_app
 from hub.connectors.outbox import Outbox
 from hub.connectors.publisher import Publisher
 from hub.core.lifecycle import Status
 from hub.core.validation import make_kk, make_nik
-from hub.dev.stack import free_port
+from hub.http.server import ApiServer
 from hub.wire.tail import collect
 
 KETAPANG = "35.10.21.2003"
@@ -29,10 +28,8 @@ async def test_desk_submits_through_its_outbox_and_reads_status_from_the_feed(ma
     outbox = Outbox(tmp_path / "desk.sqlite")
     service = DeskService(as_principal(settings, "desk-banyuwangi"), outbox, regions_served=tokens.regions)
     await service.start()
-    runner = web.AppRunner(create_app(service, tokens))
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    server = await ApiServer(create_app(service, tokens), "127.0.0.1", 0).start()  # a real server on loopback
+    port = server.port
     try:
         body = {"region_code": KETAPANG, "desk_number": "INT-1", "service_code": "DUKCAPIL_KK",
                 "citizen": {"nik": make_nik("351021", datetime(1988, 5, 4).date(), False, 7),
@@ -60,6 +57,6 @@ async def test_desk_submits_through_its_outbox_and_reads_status_from_the_feed(ma
             assert [h["status"] for h in status["history"]] == ["SUBMITTED", "IN_PROCESS"]
             assert all(h["delivered"] for h in status["history"])
     finally:
-        await runner.cleanup()
+        await server.stop()
         await service.stop()
         outbox.close()

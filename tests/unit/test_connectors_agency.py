@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 from hub.connectors import bpjs, dukcapil, pln, pudam
 from hub.connectors.agency import AgencyConnector, AgencyProfile, NativeUpdate, translate
@@ -86,23 +86,24 @@ async def test_webhook_accepts_only_signed_updates(tmp_path):
     connector.outbox.record_seen([(request, "/smart-kampung/x")])
     payload = {"request_id": request.request_id, "native_status": "SURVEI", "occurred_at": NOW.isoformat()}
     raw = json.dumps(payload).encode()
-    async with TestClient(TestServer(create_app({"pudam": (connector, secret)}))) as client:
+    transport = httpx.ASGITransport(app=create_app({"pudam": (connector, secret)}))
+    async with httpx.AsyncClient(transport=transport, base_url="http://connector") as client:
         url = "/v1/agencies/pudam/status-updates"
-        ok = await client.post(url, data=raw, headers=sign(secret, raw, msg_id="msg_1"))
-        assert ok.status == 202, await ok.text()
-        assert (await ok.json())["status"] == "IN_PROCESS"
-        again = await client.post(url, data=raw, headers=sign(secret, raw, msg_id="msg_1"))
-        assert (await again.json())["event_id"] == (await ok.json())["event_id"]  # retried delivery
+        ok = await client.post(url, content=raw, headers=sign(secret, raw, msg_id="msg_1"))
+        assert ok.status_code == 202, ok.text
+        assert ok.json()["status"] == "IN_PROCESS"
+        again = await client.post(url, content=raw, headers=sign(secret, raw, msg_id="msg_1"))
+        assert again.json()["event_id"] == ok.json()["event_id"]  # retried delivery
         assert connector.outbox.depth()[0] == 1
 
         forged = sign(generate_secret(), raw)
-        assert (await client.post(url, data=raw, headers=forged)).status == 401
+        assert (await client.post(url, content=raw, headers=forged)).status_code == 401
         stale = sign(secret, raw, at=datetime.now(UTC) - timedelta(minutes=10))
-        assert (await client.post(url, data=raw, headers=stale)).status == 401
+        assert (await client.post(url, content=raw, headers=stale)).status_code == 401
         tampered = sign(secret, raw)
-        assert (await client.post(url, data=raw.replace(b"SURVEI", b"ALIR"), headers=tampered)).status == 401
+        assert (await client.post(url, content=raw.replace(b"SURVEI", b"ALIR"), headers=tampered)).status_code == 401
         bad = json.dumps({**payload, "native_status": "MELEDAK"}).encode()
-        r = await client.post(url, data=bad, headers=sign(secret, bad))
-        assert r.status == 422 and (await r.json())["errors"][0]["field"] == "native_status"
-        assert (await client.post("/v1/agencies/pln/status-updates", data=raw, headers=sign(secret, raw))).status == 404
+        r = await client.post(url, content=bad, headers=sign(secret, bad))
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "native_status"
+        assert (await client.post("/v1/agencies/pln/status-updates", content=raw, headers=sign(secret, raw))).status_code == 404
     connector.outbox.close()

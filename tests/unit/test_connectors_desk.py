@@ -8,52 +8,32 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 from hub.connectors import csv_import
-from hub.connectors.intake_api import DeskService, DeskTokens, create_app, openapi
+from hub.connectors.intake_api import openapi
 from hub.connectors.outbox import Outbox
-from hub.core.validation import make_kk, make_nik
-from hub.settings import Settings
+from tests.unit.connectors.desk import BANJAR, KETAPANG, KK, NIK, auth, desk_client
+from tests.unit.connectors.desk import submission as body
 
-KETAPANG, BANJAR = "35.10.21.2003", "35.10.24.2004"
-NIK = make_nik("351021", datetime(1990, 7, 1).date(), True, 1)
-KK = make_kk("351021", datetime(2015, 1, 1).date(), 1)
 OPENAPI_FILE = Path(__file__).resolve().parents[2] / "docs" / "openapi-village-desk.json"
-
-
-def body(**overrides):
-    data = {"region_code": KETAPANG, "desk_number": "2026-0001", "service_code": "DUKCAPIL_KTP_EL",
-            "citizen": {"nik": NIK, "kk_number": KK, "name": "Siti Rahmawati"}}
-    data.update(overrides)
-    return data
 
 
 @pytest.fixture
 async def client(tmp_path):
-    tokens = DeskTokens({KETAPANG: "tok-ketapang", BANJAR: "tok-banjar"})
-    outbox = Outbox(tmp_path / "desk.sqlite")
-    service = DeskService(Settings(), outbox, regions_served=tokens.regions, follow_feed=False)
-    async with TestClient(TestServer(create_app(service, tokens))) as c:
-        c.outbox = outbox
+    async with desk_client(tmp_path) as c:  # the real app over httpx's ASGI transport
         yield c
-    outbox.close()
-
-
-def auth(token="tok-ketapang"):
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def test_submit_is_queued_once_and_status_readable(client):
     r = await client.post("/v1/requests", json=body(), headers=auth())
-    assert r.status == 202, await r.text()
-    answer = await r.json()
+    assert r.status_code == 202, r.text
+    answer = r.json()
     assert answer["request_id"] == "SK-3510212003-2026-0001" and not answer["duplicate"]
-    again = await (await client.post("/v1/requests", json=body(), headers=auth())).json()
+    again = (await client.post("/v1/requests", json=body(), headers=auth())).json()
     assert again["duplicate"] and again["event_id"] == answer["event_id"]
     assert client.outbox.depth()[0] == 1
 
-    status = await (await client.get(f"/v1/requests/{answer['request_id']}", headers=auth())).json()
+    status = (await client.get(f"/v1/requests/{answer['request_id']}", headers=auth())).json()
     assert status["status"] == "SUBMITTED" and status["history"][0]["delivered"] is False
     assert NIK not in json.dumps(status)  # no personal data echoed
 
@@ -71,8 +51,8 @@ async def test_submit_is_queued_once_and_status_readable(client):
 ])
 async def test_bad_input_is_refused_naming_the_field(client, patch, field, words):
     r = await client.post("/v1/requests", json=body(**patch), headers=auth())
-    assert r.status == 422
-    errors = (await r.json())["errors"]
+    assert r.status_code == 422
+    errors = r.json()["errors"]
     assert any(e["field"] == field and words.lower() in e["reason"].lower() for e in errors), errors
     assert client.outbox.depth()[0] == 0
 
@@ -80,41 +60,41 @@ async def test_bad_input_is_refused_naming_the_field(client, patch, field, words
 async def test_all_problems_of_a_request_are_reported_at_once(client):
     r = await client.post("/v1/requests", json=body(service_code="NOPE_X", citizen={"nik": "1", "kk_number": "2"}),
                           headers=auth())
-    fields = {e["field"] for e in (await r.json())["errors"]}
+    fields = {e["field"] for e in r.json()["errors"]}
     assert {"service_code", "citizen.nik", "citizen.kk_number"} <= fields
 
 
 async def test_tokens_bind_a_village_to_its_own_region(client):
-    assert (await client.post("/v1/requests", json=body())).status == 401
-    assert (await client.post("/v1/requests", json=body(), headers=auth("forged"))).status == 401
+    assert (await client.post("/v1/requests", json=body())).status_code == 401
+    assert (await client.post("/v1/requests", json=body(), headers=auth("forged"))).status_code == 401
     r = await client.post("/v1/requests", json=body(), headers=auth("tok-banjar"))
-    assert r.status == 403
-    assert (await r.json())["errors"][0]["field"] == "region_code"
-    ok = await (await client.post("/v1/requests", json=body(), headers=auth())).json()
+    assert r.status_code == 403
+    assert r.json()["errors"][0]["field"] == "region_code"
+    ok = (await client.post("/v1/requests", json=body(), headers=auth())).json()
     # Banjar can neither read nor update Ketapang's request.
-    assert (await client.get(f"/v1/requests/{ok['request_id']}", headers=auth("tok-banjar"))).status == 403
+    assert (await client.get(f"/v1/requests/{ok['request_id']}", headers=auth("tok-banjar"))).status_code == 403
     update = {"native_status": "dibatalkan", "occurred_at": datetime.now(UTC).isoformat()}
     r = await client.post(f"/v1/requests/{ok['request_id']}/status", json=update, headers=auth("tok-banjar"))
-    assert r.status == 403
+    assert r.status_code == 403
 
 
 async def test_status_updates_follow_the_lifecycle(client):
-    rid = (await (await client.post("/v1/requests", json=body(service_code="DESA_SKTM"), headers=auth())).json()
+    rid = (await client.post("/v1/requests", json=body(service_code="DESA_SKTM"), headers=auth())).json(
            )["request_id"]
     now = datetime.now(UTC)
     upd = lambda native, dt: {"native_status": native, "occurred_at": (now + timedelta(seconds=dt)).isoformat()}  # noqa: E731
     r = await client.post(f"/v1/requests/{rid}/status", json=upd("diterima operator", 1), headers=auth())
-    assert r.status == 202 and (await r.json())["status"] == "RECEIVED"
+    assert r.status_code == 202 and r.json()["status"] == "RECEIVED"
     r = await client.post(f"/v1/requests/{rid}/status", json=upd("diteruskan ke dinas", 2), headers=auth())
-    assert (await r.json())["status"] == "COMPLETED"
+    assert r.json()["status"] == "COMPLETED"
     r = await client.post(f"/v1/requests/{rid}/status", json=upd("diterima operator", 3), headers=auth())
-    assert r.status == 409 and (await r.json())["errors"][0]["field"] == "native_status"
+    assert r.status_code == 409 and r.json()["errors"][0]["field"] == "native_status"
     r = await client.post(f"/v1/requests/{rid}/status", json=upd("terbang", 4), headers=auth())
-    assert r.status == 422 and "unknown native status" in (await r.json())["errors"][0]["reason"]
-    assert (await client.post("/v1/requests/SK-nope/status", json=upd("dibatalkan", 5), headers=auth())).status == 404
-    r = await client.post(f"/v1/requests/{rid}/status", data=b"{not json", headers=auth())
-    assert r.status == 400
-    status = await (await client.get(f"/v1/requests/{rid}", headers=auth())).json()
+    assert r.status_code == 422 and "unknown native status" in r.json()["errors"][0]["reason"]
+    assert (await client.post("/v1/requests/SK-nope/status", json=upd("dibatalkan", 5), headers=auth())).status_code == 404
+    r = await client.post(f"/v1/requests/{rid}/status", content=b"{not json", headers=auth())
+    assert r.status_code == 400
+    status = (await client.get(f"/v1/requests/{rid}", headers=auth())).json()
     assert status["status"] == "COMPLETED" and len(status["history"]) == 3
 
 
@@ -122,7 +102,7 @@ def test_the_openapi_document_is_published_and_current():
     doc = openapi()
     assert set(doc["paths"]) == {"/v1/requests", "/v1/requests/{request_id}/status", "/v1/requests/{request_id}"}
     assert "nik" in doc["components"]["schemas"]["CitizenIn"]["properties"]
-    assert json.loads(OPENAPI_FILE.read_text()) == doc, "regenerate docs/openapi-village-desk.json"
+    assert json.loads(OPENAPI_FILE.read_text()) == doc, "regenerate: hub desk openapi -o docs/openapi-village-desk.json"
 
 
 def test_csv_import_reports_every_bad_row(tmp_path):

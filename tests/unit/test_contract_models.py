@@ -50,6 +50,11 @@ def nik(draw: st.DrawFn, sex: str | None = None) -> str:
     return make_nik(draw(st.sampled_from(PREFIXES)), born, female, draw(st.integers(1, 9999)))
 
 
+# Free text as people type it: letters, digits, punctuation, symbols and spaces of any script (no control,
+# format or private-use characters: admission refuses those).
+TEXT = st.characters(categories=("L", "M", "N", "P", "S", "Zs"))
+
+
 def digits(n: int) -> st.SearchStrategy[str]:
     return st.text("0123456789", min_size=n, max_size=n)
 
@@ -67,8 +72,13 @@ KINDS: dict[str, st.SearchStrategy[Any]] = {
                                   st.from_regex(r"3[0-4]\.[0-9]{2}\.[0-9]{2}\.[12][0-9]{3}", fullmatch=True)),
     "service_code": st.sampled_from(SERVICES),
     "faskes_code": st.from_regex(r"[0-9A-Z]{8}", fullmatch=True),
-    "phone": st.from_regex(r"08[1-9][0-9]{6,10}", fullmatch=True),
-    "person_name": st.text(min_size=1, max_size=60).map(str.strip).filter(bool),
+    # Mobile numbers of the operators' 08XX prefixes (084X is not allocated), as desks type them.
+    "phone": st.builds("{}8{}{:08d}".format, st.sampled_from(["0", "+62", "62"]),
+                       st.sampled_from([*range(11, 40), *range(50, 100)]), st.integers(0, 10**8 - 1)),
+    "person_name": st.text(TEXT, min_size=1, max_size=60).map(str.strip).filter(bool),
+    "address": st.text(TEXT, min_size=1, max_size=80).map(str.strip).filter(bool),
+    "note": st.text(TEXT, min_size=1, max_size=80).map(str.strip).filter(bool),
+    "id": st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._:/@+=~-]{0,40}", fullmatch=True),
     "daya_va": st.sampled_from(native.PLN_POWER_VA),
 }
 
@@ -314,7 +324,7 @@ def test_every_model_has_its_own_cloudevents_type():
 def test_native_events_translate_into_admissible_canonical_events(name, data):
     event = data.draw(records(native.NATIVE_EVENTS[name]))
     canonical = native.to_lifecycle(event)
-    service = admit(canonical, now=canonical.occurred_at)  # raises naming the field if not admissible
+    service = admit(canonical, now=canonical.occurred_at).service  # raises naming the field if not admissible
     assert canonical.agency == service.agency and canonical.event_id == event.event_id
     assert canonical.status == lifecycle.to_canonical(event.STATUS_VOCABULARY, event.native_status)
     assert canonical.native_status == event.native_status and canonical.source_system == event.SOURCE_SYSTEM

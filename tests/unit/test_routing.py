@@ -65,7 +65,7 @@ def test_admission_reports_every_field_at_fault():
 
 def test_admission_accepts_simulated_traffic():
     for event in EVENTS:
-        assert admit(event).code == event.service_code
+        assert admit(event).service.code == event.service_code
 
 
 def test_admission_accepts_a_resident_who_moved_in_but_not_an_unknown_banyuwangi_kecamatan():
@@ -76,7 +76,7 @@ def test_admission_accepts_a_resident_who_moved_in_but_not_an_unknown_banyuwangi
     event = EVENTS[2]
     surabaya = make_nik("357801", date(1990, 3, 4), False, 17)   # issued in Surabaya, lives in Banyuwangi
     moved_in = event.model_copy(update={"citizen": event.citizen.model_copy(update={"nik": surabaya})})
-    assert admit(moved_in).code == event.service_code
+    assert admit(moved_in).service.code == event.service_code
     unknown = event.model_copy(update={"citizen": event.citizen.model_copy(
         update={"nik": make_nik("351099", date(1990, 3, 4), False, 17)})})
     with pytest.raises(ValidationErrors, match="citizen.nik: region prefix 351099 is not a Banyuwangi kecamatan"):

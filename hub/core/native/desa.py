@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 from hub.core import catalogue
 from hub.core.models import Citizen
 from hub.core.native.envelope import NAMESPACE, NativeEvent, refuse
-from hub.core.native.fields import PII, KkNumber, Nik, PersonName, Phone, ServiceCode, VillageCode
+from hub.core.native.fields import PII, Address, KkNumber, Nik, PersonName, Phone, ServiceCode, VillageCode
 
 
 # --------------------------------------------------------------------------------------------------
@@ -39,7 +39,7 @@ class VillageDeskSubmission(NativeEvent):
     nik: Annotated[Nik, PII]
     kk_number: Annotated[KkNumber | None, PII] = None
     name: Annotated[PersonName, PII]
-    address: Annotated[str | None, PII, Field(max_length=200)] = None
+    address: Annotated[Address | None, PII] = None
     phone: Annotated[Phone | None, PII] = None
 
     def canonical_service(self) -> str:
@@ -67,7 +67,7 @@ class CoverLetter(NativeEvent):
     nik: Annotated[Nik, PII]
     kk_number: Annotated[KkNumber | None, PII] = None
     name: Annotated[PersonName, PII]
-    address: Annotated[str | None, PII, Field(max_length=200)] = None
+    address: Annotated[Address | None, PII] = None
 
     @model_validator(mode="after")
     def _services(self) -> CoverLetter:

@@ -10,8 +10,8 @@ from pydantic import Field, model_validator
 
 from hub.core.models import Citizen
 from hub.core.native.envelope import NAMESPACE, NativeEvent, on_or_before, refuse
-from hub.core.native.fields import (PII, SPECIFIC, AnyVillageCode, KkNumber, Nik, NikFemale, NikMale, PersonName,
-                                    VillageCode, check_nik)
+from hub.core.native.fields import (PII, SPECIFIC, Address, AnyVillageCode, KkNumber, Nik, NikFemale, NikMale,
+                                    PersonName, VillageCode, check_nik)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -74,7 +74,7 @@ class FamilyCardApplication(_Dukcapil):
     head_nik: Annotated[Nik, PII]
     head_name: Annotated[PersonName, PII]
     kk_number: Annotated[KkNumber | None, PII] = None
-    address: Annotated[str, PII, Field(min_length=1, max_length=200)]
+    address: Annotated[Address, PII]
 
     @model_validator(mode="after")
     def _number(self) -> FamilyCardApplication:
@@ -226,7 +226,7 @@ class MovingRegistration(_Dukcapil):
     nik: Annotated[Nik, PII]
     kk_number: Annotated[KkNumber, PII]
     name: Annotated[PersonName, PII]
-    destination_address: Annotated[str | None, PII, Field(max_length=200)] = None
+    destination_address: Annotated[Address | None, PII] = None
 
     @model_validator(mode="after")
     def _route(self) -> MovingRegistration:

@@ -8,9 +8,10 @@ from typing import ClassVar, Final
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hub.core import catalogue, lifecycle
+from hub.core import catalogue, lifecycle, limits
 from hub.core.errors import ValidationError
 from hub.core.models import Citizen, RequestLifecycleEvent, UtcMillis
+from hub.core.native.fields import Identifier, Note
 
 NAMESPACE: Final = "id.go.banyuwangikab.hub"
 
@@ -27,12 +28,13 @@ class NativeEvent(BaseModel):
     SOURCE_SYSTEM: ClassVar[str]
     STATUS_VOCABULARY: ClassVar[str]  # whose native statuses (hub.core.lifecycle.NATIVE_STATUS key)
 
-    event_id: str = Field(min_length=1, max_length=128)
-    request_id: str = Field(min_length=1, max_length=128)
-    parent_request_id: str | None = Field(None, min_length=1, max_length=128)
-    native_status: str = Field(min_length=1, max_length=64, json_schema_extra={"kind": "native_status"})
+    event_id: Identifier = Field(max_length=limits.ID_MAX)
+    request_id: Identifier = Field(max_length=limits.ID_MAX)
+    parent_request_id: Identifier | None = Field(None, max_length=limits.ID_MAX)
+    native_status: str = Field(min_length=1, max_length=limits.NATIVE_STATUS_MAX,
+                               json_schema_extra={"kind": "native_status"})
     occurred_at: UtcMillis
-    note: str | None = Field(None, max_length=500)
+    note: Note | None = Field(None, max_length=limits.NOTE_MAX)
 
     @field_validator("native_status")
     @classmethod

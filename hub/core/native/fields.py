@@ -8,12 +8,13 @@ Each validated type checks with :mod:`hub.core.validation` and raises naming the
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, ValidationInfo
 
-from hub.core import validation
+from hub.core import limits, validation
 from hub.core.errors import ValidationError
 
 
@@ -108,7 +109,6 @@ def _service(value: str, info: ValidationInfo) -> str:
 
 
 _FASKES_RE: Final = re.compile(r"[0-9A-Z]{8}")
-_PHONE_RE: Final = re.compile(r"(\+62|0)8[1-9][0-9]{6,10}")
 
 
 def _pattern(regex: re.Pattern[str], what: str):  # type: ignore[no-untyped-def]
@@ -122,10 +122,21 @@ def _pattern(regex: re.Pattern[str], what: str):  # type: ignore[no-untyped-def]
 def _person_name(value: str, info: ValidationInfo) -> str:
     if not value.strip() or value != value.strip():
         raise ValidationError(field_name(info, "name"), "must be a non-empty name without leading or trailing spaces")
-    if len(value) > 100:
-        raise ValidationError(field_name(info, "name"), f"must be at most 100 characters, got {len(value)}")
-    return value
+    return limits.text(value, field_name(info, "name"), limits.NAME_MAX)
 
+
+def _free_text(limit: int, default: str) -> Callable[[str, ValidationInfo], str]:
+    def check(value: str, info: ValidationInfo) -> str:
+        return limits.text(value, field_name(info, default), limit, multiline=True)
+    return check
+
+
+def _identifier(value: str, info: ValidationInfo) -> str:
+    return limits.token(value, field_name(info, "id"))
+
+
+def _phone(value: str, info: ValidationInfo) -> str:
+    return validation.normalise_phone(value, field_name(info, "phone"))
 
 
 
@@ -140,6 +151,9 @@ AnyVillageCode = Annotated[str, AfterValidator(_any_village), Kind("any_village_
 ServiceCode = Annotated[str, AfterValidator(_service), Kind("service_code")]
 FaskesCode = Annotated[str, AfterValidator(_pattern(_FASKES_RE, "an 8-character BPJS faskes code (0-9, A-Z)")),
                        Kind("faskes_code")]
-Phone = Annotated[str, AfterValidator(_pattern(_PHONE_RE, "an Indonesian mobile number, 08... or +628...")),
-                  Kind("phone")]
+# The content rules of admission (hub.core.limits): a valid native event translates into an admissible one.
+Phone = Annotated[str, AfterValidator(_phone), Kind("phone")]  # an Indonesian number, held in E.164
 PersonName = Annotated[str, AfterValidator(_person_name), Kind("person_name")]
+Address = Annotated[str, AfterValidator(_free_text(limits.ADDRESS_MAX, "address")), Kind("address")]
+Note = Annotated[str, AfterValidator(_free_text(limits.NOTE_MAX, "note")), Kind("note")]
+Identifier = Annotated[str, AfterValidator(_identifier), Kind("id")]

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, Field, ValidationInfo, model_validator
 from hub.core.errors import ValidationError
 from hub.core.models import Citizen
 from hub.core.native.envelope import NAMESPACE, NativeEvent, refuse
-from hub.core.native.fields import PII, Idpel, Kind, Nik, PersonName, Phone, VillageCode, field_name
+from hub.core.native.fields import PII, Address, Idpel, Kind, Nik, PersonName, Phone, VillageCode, field_name
 
 
 # --------------------------------------------------------------------------------------------------
@@ -71,7 +71,7 @@ class PlnConnectionRequest(NativeEvent):
     daya_va_requested: PowerVa
     nik: Annotated[Nik, PII]
     name: Annotated[PersonName, PII]
-    address: Annotated[str, PII, Field(min_length=1, max_length=200)]
+    address: Annotated[Address, PII]
     phone: Annotated[Phone | None, PII] = None
 
     @model_validator(mode="after")
@@ -122,7 +122,7 @@ class PudamConnectionRequest(NativeEvent):
     connection_number: str | None = Field(None, min_length=1, max_length=32)
     nik: Annotated[Nik, PII]
     name: Annotated[PersonName, PII]
-    address: Annotated[str, PII, Field(min_length=1, max_length=200)]
+    address: Annotated[Address, PII]
     phone: Annotated[Phone | None, PII] = None
 
     def canonical_service(self) -> str:
