@@ -89,6 +89,7 @@ class OfflineHub:
         self.journeys: dict[str, dict] = {}
         self.timers: dict[tuple[str, str], datetime] = {}
         self.written: list[Written] = []
+        self.submitted: list[RequestLifecycleEvent] = []  # the intake events (NIKs included: for tests only)
         self._next: dict[tuple[str, int], int] = {}
         self._partitioner = CachedPartitioner()
         self._n = 0
@@ -141,6 +142,7 @@ class OfflineHub:
     def submit(self, event: RequestLifecycleEvent, source: str) -> None:
         """One intake record (dead letters and duplicates are dropped, as the worker would)."""
         self.tick(event.occurred_at)
+        self.submitted.append(event)
         meta = ce.CloudEvent(event.event_id, source, event.CE_TYPE, event.request_id, event.occurred_at)
         origin = Origin(self.settings.topic_intake, 0, self._n)
         self._n += 1
