@@ -93,9 +93,11 @@ class Settings(BaseSettings):
         return None if value == "" else value
 
     @field_serializer("mall_database")
-    def _reveal_mall_database(self, value: SecretStr | None) -> str:
+    def _reveal_mall_database(self, value: SecretStr | str | None) -> str:
         # In clear for ``to_env`` (a child process needs the password); repr/str stay masked.
-        return "" if value is None else value.get_secret_value()
+        if value is None:
+            return ""
+        return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
     # --- end of the service mall's settings ---
 
     @field_validator("bootstrap_servers")

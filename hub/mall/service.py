@@ -14,6 +14,7 @@ from hub.mall.citizen import RateLimiter
 from hub.mall.consumer import ViewFollower
 from hub.mall.store import Applied, SqlViewStore, open_store
 from hub.mall.stream import Broadcaster
+from hub.ops.runtime import mark_ready
 from hub.settings import Settings
 from hub.wire.codec import Codec
 
@@ -39,6 +40,11 @@ class MallService:
         self.rebuild = rebuild
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._ready: asyncio.Task[None] | None = None
+
+    async def _when_caught_up(self, follower: ViewFollower) -> None:
+        await follower.caught_up.wait()
+        mark_ready(True, "view caught up")
 
     def _applied(self, applied: Applied) -> None:
         self.broadcaster.publish(applied)
@@ -54,7 +60,9 @@ class MallService:
             log.info("mall view emptied: rebuilding it from the topics")
         await self.broadcaster.start()
         if self.follower is not None:
+            mark_ready(False, "catching up with the topics")
             self._task = asyncio.create_task(self.follower.run(self._stopping))
+            self._ready = asyncio.create_task(self._when_caught_up(self.follower))
         await self.server.start()
         if not len(self.context.staff):
             log.warning("no staff tokens (HUB_MALL_TOKENS_FILE): only the citizen page is usable")
@@ -65,6 +73,8 @@ class MallService:
 
     async def stop(self) -> None:
         self._stopping.set()
+        if self._ready is not None:
+            self._ready.cancel()
         await self.broadcaster.aclose()
         await self.server.stop()
         if self._task is not None:
