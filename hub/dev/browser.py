@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 CHROMIUM = os.environ.get("HUB_CHROMIUM", "/usr/bin/chromium")
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+               "--disable-background-networking",
                "--disable-component-update", "--disable-sync"]
-COUNTER_SCREEN = {"width": 1366, "height": 768}
+COUNTER_SCREEN: Any = {"width": 1366, "height": 768}
 
 
 class BrowserMissing(RuntimeError):
@@ -33,7 +34,7 @@ def chromium() -> str:
 
 
 @asynccontextmanager
-async def browser(viewport: dict[str, int] | None = None) -> AsyncIterator[Any]:
+async def browser(viewport: Any = None) -> AsyncIterator[Any]:
     """A Playwright browser context (``await ctx.new_page()``) on a throwaway profile."""
     from playwright.async_api import async_playwright
 

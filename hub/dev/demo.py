@@ -22,6 +22,7 @@ from hub.connectors.publisher import Publisher
 from hub.core.models import RequestLifecycleEvent
 from hub.core.records import CitizenNotice, SlaEvent
 from hub.dev.stack import LocalStack, fetch, free_port
+from hub.dev.mall_demo import MallDemo
 from hub.dev.runner import WorkerProcess
 from hub.settings import Settings
 from hub.dev.simulator import drive, schedule, village_requests
@@ -176,11 +177,15 @@ def run_demo(*, rate: float = 15.0, duration: float = 15.0, seed: int = 2026, ti
         asyncio.run(ensure_topics(settings, topic_specs(settings)))
         worker.start().wait_ready()
         say(f"hub worker ready (metrics on http://127.0.0.1:{metrics_port}/metrics)")
+        mall = MallDemo(settings, workdir, free_port()).start()  # the service mall's own service
+        say(f"service mall dashboard: {mall.url} (staff token {mall.token}); citizen page: {mall.url}citizen")
         requests, counts = asyncio.run(_run_traffic(settings, seed, rate, duration))
         topics = [s.name for s in topic_specs(settings) if s.name != settings.topic_intake
                   and not s.name.startswith(settings.app_id)]
         records = asyncio.run(_collect_quiet(settings, topics, quiet=4.0, timeout=timeout))
         metrics_text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+        shot = mall.finish(workdir / "mall-dashboard.png")
+        say(f"service mall dashboard screenshot: {shot or 'not taken (no Chromium)'}")
         return 0 if _report(settings, requests, counts, records, metrics_text) else 1
     except KeyboardInterrupt:
         say("\ninterrupted")

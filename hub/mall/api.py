@@ -15,7 +15,8 @@
 
 Errors have the hub's one shape (``hub.http.errors``): 401 without credentials, 403 outside the role's scope
 (the field named), 404 for what is not there (or not the principal's to see), 422 naming the bad field, 429
-over the citizen page's rate. The OpenAPI document is ``docs/openapi-mall.json`` (a unit test keeps it current).
+over the citizen page's rate. The OpenAPI document is ``docs/openapi-mall.json`` (a unit test keeps it
+current).
 """
 
 
@@ -27,7 +28,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Header, Path as PathParam, Query as Q, Request, Response
+from fastapi import Depends, FastAPI, Header, Request, Response
+from fastapi import Path as PathParam
+from fastapi import Query as Q
 from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
@@ -39,9 +42,23 @@ from hub.http.errors import ApiError, install
 from hub.mall import disclosures as disc
 from hub.mall.auth import SESSION_COOKIE, Principal, Role, Sessions, StaffDirectory
 from hub.mall.citizen import RateLimiter, matches
-from hub.mall.models import (BreachScopeOut, CitizenOut, CitizenQuery, CitizenStep, DisclosureOut,
-                             DisclosureQuery, DisclosuresOut, MeOut, PageOut, RequestDetail, RequestOut,
-                             ScopeOut, SessionIn, StepOut, SummaryOut)
+from hub.mall.models import (
+    BreachScopeOut,
+    CitizenOut,
+    CitizenQuery,
+    CitizenStep,
+    DisclosureOut,
+    DisclosureQuery,
+    DisclosuresOut,
+    MeOut,
+    PageOut,
+    RequestDetail,
+    RequestOut,
+    ScopeOut,
+    SessionIn,
+    StepOut,
+    SummaryOut,
+)
 from hub.mall.store import BadCursor, Query, ViewStore
 from hub.mall.stream import Broadcaster
 from hub.mall.view import RequestRow, citizen_text, status_label
@@ -91,15 +108,17 @@ def _scope(principal: Principal, agency: str | None, field: str = "query.agency"
     if principal.agency is None:
         return agency
     if agency is not None and agency != principal.agency:
-        raise ApiError(403, field, f"a {principal.role.value} of {principal.agency} sees only {principal.agency}")
+        raise ApiError(403, field,
+                       f"a {principal.role.value} of {principal.agency} sees only {principal.agency}")
     return principal.agency
 
 
 def create_app(ctx: MallContext) -> FastAPI:
     app = install(FastAPI(title="Banyuwangi service mall (MPP) API", version=__version__,
-                          description=__doc__.split("\n\n")[0] if __doc__ else None))
+                          description=(__doc__ or "").split("\n\n")[0]))
     bearer = HTTPBearer(auto_error=False, description="a staff token (`hub mall token`)")
-    cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="a dashboard session (POST /v1/session)")
+    cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False,
+                          description="a dashboard session (POST /v1/session)")
 
     def staff(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
               sid: Annotated[str | None, Depends(cookie)]) -> Principal:
@@ -129,7 +148,8 @@ def create_app(ctx: MallContext) -> FastAPI:
 
     @app.get("/v1/requests/{request_id}", response_model=RequestDetail, tags=["requests"])
     async def get_request(principal: Staff,
-                          request_id: Annotated[str, PathParam(min_length=1, max_length=128)]) -> RequestDetail:
+                          request_id: Annotated[str, PathParam(min_length=1,
+                                                               max_length=128)]) -> RequestDetail:
         """A request (or journey) with its whole history, oldest first."""
         row = await ctx.store.get(request_id)
         if row is None or not (_visible(principal, row) or (row.kind == "journey" and any(
@@ -172,14 +192,14 @@ def create_app(ctx: MallContext) -> FastAPI:
 
     @app.get("/v1/summary", response_model=SummaryOut, tags=["summaries"])
     async def mall_summary(principal: Staff) -> SummaryOut:
-        """The whole mall's (a scoped principal: its agency's), with breakdowns by agency, service, kecamatan."""
+        """The mall's counts (a scoped principal's: its agency's), by agency, service and kecamatan too."""
         return await summary_of(principal.agency)
 
     @app.get("/v1/stream", tags=["stream"], response_class=StreamingResponse,
              responses={200: {"content": {"text/event-stream": {}}, "description": "server-sent events"}})
     async def stream(principal: Staff, last_event_id: Annotated[str | None, Header(
             alias="Last-Event-ID", max_length=64)] = None) -> StreamingResponse:
-        """New steps of the feed as they reach the view (``id`` = partition:offset); resume with Last-Event-ID."""
+        """New steps of the feed as the view stores them (``id``: partition:offset); resume: Last-Event-ID."""
         after, reload = await ctx.broadcaster.resume_point(last_event_id)
         return StreamingResponse(ctx.broadcaster.frames(after, principal.agency, reload=reload),
                                  media_type="text/event-stream",
@@ -217,7 +237,8 @@ def create_app(ctx: MallContext) -> FastAPI:
             raise ApiError(429, "(request)", "too many look-ups; try again later",
                            headers={"Retry-After": str(ctx.limiter.retry_after(*keys))})
         row = await ctx.store.get(body.request_id)
-        ok = matches(row.citizen_check if row else None, body.request_id, body.nik_last4, ctx.key)  # always hashed
+        ok = matches(row.citizen_check if row else None, body.request_id, body.nik_last4,
+                     ctx.key)  # always hashed
         if row is None or not ok:
             metrics.MALL_CITIZEN_LOOKUPS.labels("refused").inc()
             raise ApiError(404, "request_id", NOT_FOUND)
@@ -228,7 +249,8 @@ def create_app(ctx: MallContext) -> FastAPI:
             request_id=row.request_id, service_name=row.service_name, agency_name=row.agency_name,
             status=row.status, status_label=status_label(row.status), updated_at=row.updated_at,
             next_actor=row.next_actor, due_at=row.due_at,
-            history=[CitizenStep(status=s.status, status_label=status_label(s.status), occurred_at=s.occurred_at,
+            history=[CitizenStep(status=s.status, status_label=status_label(s.status),
+                                 occurred_at=s.occurred_at,
                                  text=citizen_text(row, s, i)) for i, s in enumerate(steps)],
             disclosures=[DisclosureOut.of(d) for d in shared])
 
@@ -240,7 +262,8 @@ def create_app(ctx: MallContext) -> FastAPI:
 
     @app.post("/v1/disclosures", response_model=DisclosuresOut, tags=["disclosures"])
     async def disclosures(_: Manager, body: DisclosureQuery) -> DisclosuresOut:
-        """Every delivery of this citizen's personal data (UU 27/2022 art. 31-32); the NIK is hashed, not kept."""
+        """Every delivery of this citizen's personal data (UU 27/2022 art. 31-32); the NIK is hashed, not
+        kept."""
         found = await ctx.store.disclosures(ref_of(body))
         return DisclosuresOut(deliveries=len(found), requests=len({d.request_id for d in found}),
                               items=[DisclosureOut.of(d) for d in found])
@@ -268,7 +291,8 @@ def create_app(ctx: MallContext) -> FastAPI:
             raise ApiError(422, "query.end", "must be after start")
         found = await ctx.store.breach_scope(recipient, t1, t2)
         scope = disc.breach_scope(found)
-        return BreachScopeOut(recipient=recipient, start=t1, end=t2, citizens=len(scope), deliveries=len(found),
+        return BreachScopeOut(recipient=recipient, start=t1, end=t2, citizens=len(scope),
+                              deliveries=len(found),
                               items=[ScopeOut.of(c) for c in scope])
 
     @app.get("/", include_in_schema=False)
@@ -285,7 +309,7 @@ def create_app(ctx: MallContext) -> FastAPI:
 
 def openapi() -> dict[str, Any]:
     """The API's OpenAPI document (``docs/openapi-mall.json``), from a context nothing is read from."""
-    settings = Settings()
+    settings = Settings()  # type: ignore[call-arg]  # from the environment
     ctx = MallContext(settings, None, None, StaffDirectory(), Sessions(), RateLimiter(1))  # type: ignore[arg-type]
     return create_app(ctx).openapi()
 

@@ -11,10 +11,10 @@ Roles (``Role``):
 A scoped principal sees only rows, summaries and stream events of its agency: a list asking for another
 agency is refused (403 naming ``agency``), another agency's request is "not found" (404: no existence leak).
 
-Credentials: the staff file (``HUB_MALL_TOKENS_FILE``) holds SHA-256 digests of random bearer tokens, never the
-tokens (``hub mall token`` adds one and prints it once). The dashboard signs in once with its token and then
-holds an HttpOnly, SameSite=Strict session cookie (in memory, ``HUB_MALL_SESSION_MINUTES``; a restart signs
-everyone out), because a browser's EventSource cannot send an Authorization header.
+Credentials: the staff file (``HUB_MALL_TOKENS_FILE``) holds SHA-256 digests of random bearer tokens, never
+the tokens (``hub mall token`` adds one and prints it once). The dashboard signs in once with its token and
+then holds an HttpOnly, SameSite=Strict session cookie (in memory, ``HUB_MALL_SESSION_MINUTES``; a restart
+signs everyone out), because a browser's EventSource cannot send an Authorization header.
 """
 
 from __future__ import annotations

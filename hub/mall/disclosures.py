@@ -1,9 +1,9 @@
 """"Who received my data" (UU 27/2022 art. 31-32) and the scope of a breach, from the audit topic's records.
 
 A citizen is found by the keyed hash of their NIK (``hub.core.enrichment.citizen_ref`` under
-``HUB_CITIZEN_REF_KEY``): the manager types the NIK, the service hashes it and forgets it; the view stores only
-the hashes the hub put in the audit records. Each disclosure is one delivery that carried personal fields:
-recipient, fields, purpose, channel, time.
+``HUB_CITIZEN_REF_KEY``): the manager types the NIK, the service hashes it and forgets it; the view stores
+only the hashes the hub put in the audit records. Each disclosure is one delivery that carried personal
+fields: recipient, fields, purpose, channel, time.
 
 Exports for the citizen: CSV (UTF-8, one row per delivery) and PDF. The PDF is drawn with fpdf2 (pure Python,
 maintained, no system libraries) with its core Helvetica font, so text is limited to Latin-1: anything else is
@@ -26,7 +26,8 @@ __all__ = ["CitizenScope", "breach_scope", "to_csv", "to_pdf"]
 CSV_COLUMNS = ("recorded_at", "recipient", "recipient_name", "fields", "purpose", "channel", "request_id",
                "service_code")
 FIELD_NAMES = {"nik": "NIK", "kk_number": "Nomor KK", "name": "Nama", "birth_date": "Tanggal lahir",
-               "address": "Alamat", "phone": "Nomor telepon", "bpjs_number": "Nomor BPJS", "idpel": "IDPEL PLN"}
+               "address": "Alamat", "phone": "Nomor telepon", "bpjs_number": "Nomor BPJS",
+               "idpel": "IDPEL PLN"}
 
 
 def field_names(fields: Iterable[str]) -> str:
@@ -42,7 +43,8 @@ def to_csv(items: Iterable[Disclosure]) -> str:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for d in items:
-        writer.writerow([d.recorded_at.isoformat(), d.recipient, recipient_name(d.recipient), " ".join(d.fields),
+        writer.writerow([d.recorded_at.isoformat(), d.recipient, recipient_name(d.recipient),
+                         " ".join(d.fields),
                          d.purpose, d.channel, d.request_id, d.service_code])
     return out.getvalue()
 
@@ -68,13 +70,14 @@ def to_pdf(items: list[Disclosure], *, generated_at: datetime) -> bytes:
     widths = (36, 70, 50, 80, 18, 0)
     heads = ("Waktu", "Penerima", "Data", "Tujuan", "Saluran", "Permohonan")
     pdf.set_font("Helvetica", "B", 9)
-    for w, h in zip(widths, heads):
+    for w, h in zip(widths, heads, strict=True):
         pdf.cell(w or 0, 6, h, border=1, new_x="RIGHT" if w else "LMARGIN", new_y="TOP" if w else "NEXT")
     pdf.set_font("Helvetica", "", 8)
     for d in items:
-        cells = (local(d.recorded_at), recipient_name(d.recipient), field_names(d.fields), d.purpose, d.channel,
+        cells = (local(d.recorded_at), recipient_name(d.recipient), field_names(d.fields), d.purpose,
+                 d.channel,
                  d.request_id)
-        for w, text in zip(widths, cells):
+        for w, text in zip(widths, cells, strict=True):
             pdf.cell(w or 0, 6, _latin1(text)[:90], border=1, new_x="RIGHT" if w else "LMARGIN",
                      new_y="TOP" if w else "NEXT")
     if not items:

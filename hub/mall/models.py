@@ -14,7 +14,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from hub.core.lifecycle import Status
 from hub.mall.disclosures import CitizenScope
 from hub.mall.summary import Breakdown, Summary
-from hub.mall.view import Actor, Disclosure, RequestRow, SlaState, Step, citizen_text, recipient_name, status_label
+from hub.mall.view import (
+    Actor,
+    Disclosure,
+    RequestRow,
+    SlaState,
+    Step,
+    citizen_text,
+    recipient_name,
+    status_label,
+)
 
 REQUEST_ID = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
 
@@ -45,7 +54,7 @@ class RequestOut(_Out):
     native_status: str | None = Field(description="the agency's own word for the status")
     submitted_at: datetime
     updated_at: datetime = Field(description="time of the latest status")
-    finished_at: datetime | None = Field(description="when the agency finished (ready, completed or rejected)")
+    finished_at: datetime | None = Field(description="when the agency finished (ready, completed, rejected)")
     planned_end: datetime | None = Field(description="end of the service standard counted from submission")
     due_at: datetime | None = Field(description="hard deadline: the standard plus the days paused")
     warn_at: datetime | None = Field(description="when 80 % of the working time is used")
@@ -80,7 +89,8 @@ class StepOut(_Out):
     def of(cls, row: RequestRow, step: Step, index: int) -> StepOut:
         return cls(event_id=step.event_id, status=step.status, status_label=status_label(step.status),
                    native_status=step.native_status, occurred_at=step.occurred_at, agency=step.agency,
-                   source_system=step.source_system, note=step.note, citizen_text=citizen_text(row, step, index))
+                   source_system=step.source_system, note=step.note, citizen_text=citizen_text(row, step,
+                                                                                               index))
 
 
 class RequestDetail(RequestOut):
@@ -182,7 +192,8 @@ class DisclosureOut(_Out):
 
     @classmethod
     def of(cls, d: Disclosure) -> DisclosureOut:
-        return cls(recorded_at=d.recorded_at, recipient=d.recipient, recipient_name=recipient_name(d.recipient),
+        return cls(recorded_at=d.recorded_at, recipient=d.recipient,
+                   recipient_name=recipient_name(d.recipient),
                    fields=list(d.fields), purpose=d.purpose, channel=d.channel, request_id=d.request_id,
                    service_code=d.service_code)
 

@@ -30,9 +30,10 @@ class MallService:
         self.store = store or open_store(settings)
         self.broadcaster = Broadcaster(self.store, buffer=settings.mall_sse_buffer,
                                        heartbeat=settings.mall_sse_heartbeat_seconds)
-        self.follower = ViewFollower(settings, self.store, codec=codec, on_applied=self._applied) if follow else None
-        self.context = MallContext(settings, self.store, self.broadcaster,
-                                   staff if staff is not None else StaffDirectory.load(settings.mall_tokens_file),
+        self.follower = ViewFollower(settings, self.store, codec=codec,
+                                     on_applied=self._applied) if follow else None
+        staff = staff if staff is not None else StaffDirectory.load(settings.mall_tokens_file)
+        self.context = MallContext(settings, self.store, self.broadcaster, staff,
                                    Sessions(settings.mall_session_minutes),
                                    RateLimiter(settings.mall_citizen_lookups_per_minute))
         self.app = create_app(self.context)

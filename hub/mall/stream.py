@@ -101,7 +101,8 @@ class Broadcaster:
             return []
         return [Frame.of(e) for e in await self.store.stream_after(seq, STORE_PAGE)]
 
-    async def frames(self, after: int, agency: str | None = None, *, reload: bool = False) -> AsyncIterator[str]:
+    async def frames(self, after: int, agency: str | None = None, *,
+                     reload: bool = False) -> AsyncIterator[str]:
         """The SSE text for one client, from ``after`` on, only ``agency``'s steps if given; never ends."""
         self.clients += 1
         metrics.MALL_SSE_CLIENTS.inc()

@@ -45,13 +45,14 @@ async def test_dashboard_and_citizen_page_in_chromium(mall_traffic, tmp_path):
         # New events arrive: the live feed grows and the counts follow.
         before = int(await page.inner_text("#live-count"))
         await traffic.publish(simulated(seed=123, now=now(), duration=3.0, backlog=0, journeys=0))
-        await page.wait_for_function(f"Number(document.getElementById('live-count').textContent) > {before + 5}",
-                                     timeout=60_000)
+        await page.wait_for_function(
+            f"Number(document.getElementById('live-count').textContent) > {before + 5}", timeout=60_000)
         await traffic.quiet(seconds=2)
         await asyncio.sleep(1.5)
         counts = await api_counts(client)
         await page.wait_for_function(
-            f"document.getElementById('kpi-new-today').textContent === '{counts['new_today']}'", timeout=20_000)
+            f"document.getElementById('kpi-new-today').textContent === '{counts['new_today']}'",
+            timeout=20_000)
         assert await page.locator("#live-events li").count() > 5
 
         # A request's timeline on click.

@@ -60,14 +60,17 @@ async def test_resume_with_last_event_id_misses_nothing(mall_traffic, tmp_path):
             await traffic.quiet()
             await asyncio.sleep(2)
             total = await mall.store.last_seq()
-            rest = await read_events(client, {**auth, "Last-Event-ID": first[-1]["id"]}, total - start - 30, 60)
+            rest = await read_events(client, {**auth, "Last-Event-ID": first[-1]["id"]}, total - start - 30,
+                                     60)
             ids = [e["id"] for e in first + rest]
             want = [e.id for e in await mall.store.stream_after(start, limit=1_000_000)]
             assert ids == want, (len(ids), len(want))
-            assert len(set(ids)) == len(ids) and len(rest) > 100  # beyond the memory buffer: the DB served some
+            assert len(set(ids)) == len(ids)
+            assert len(rest) > 100  # beyond the memory buffer: the database served some
             assert all(e["data"]["request_id"] and "citizen" not in e["data"] for e in first + rest)
             # An id the view does not know: the client is told to reload, then gets the live end.
-            async with client.stream("GET", "/v1/stream", headers={**auth, "Last-Event-ID": "99:99999999"}) as r:
+            async with client.stream("GET", "/v1/stream", headers={**auth,
+                                                                   "Last-Event-ID": "99:99999999"}) as r:
                 lines = []
                 async for line in r.aiter_lines():
                     lines.append(line)
