@@ -52,3 +52,16 @@ def token(name: str, role: str, agency: str | None, path: Path | None) -> None:
     if role == "liaison" and not agency:
         raise click.UsageError("a liaison needs --agency")
     click.echo(StaffDirectory.add(path, name, Role(role), agency))
+
+
+@mall.command("openapi")
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("docs/openapi-mall.json"), show_default=True)
+def openapi_doc(out: Path) -> None:
+    """Write the mall API's OpenAPI document (a unit test keeps docs/openapi-mall.json current)."""
+    import json
+
+    from hub.mall.api import openapi
+
+    out.write_text(json.dumps(openapi(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    click.echo(f"wrote {out}")

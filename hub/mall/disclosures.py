@@ -18,10 +18,48 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from hub.core import sla
-from hub.mall.view import Disclosure, recipient_name
+from hub.core import catalogue, sla
+from hub.core.records import AuditEntry
 
-__all__ = ["CitizenScope", "breach_scope", "to_csv", "to_pdf"]
+__all__ = ["CitizenScope", "Disclosure", "breach_scope", "disclosures_of", "recipient_name", "to_csv",
+           "to_pdf"]
+
+@dataclass(frozen=True, slots=True)
+class Disclosure:
+    """One delivery of a citizen's personal data (UU 27/2022 art. 31-32), from the audit topic."""
+
+    audit_id: str
+    index: int
+    citizen_ref: str | None
+    request_id: str
+    service_code: str
+    recipient: str  # the audience: "agency:<code>", "citizen" (the notice service), ...
+    topic: str
+    fields: tuple[str, ...]
+    purpose: str
+    channel: str
+    recorded_at: datetime
+    event_type: str
+
+
+def disclosures_of(entry: AuditEntry) -> list[Disclosure]:
+    """The deliveries of an audit entry that carried personal fields (the others disclosed nothing)."""
+    return [Disclosure(entry.audit_id, i, entry.citizen_ref, entry.request_id, entry.service_code, d.audience,
+                       d.topic, tuple(sorted(d.personal_fields)), d.purpose, d.channel, entry.recorded_at,
+                       entry.event_type)
+            for i, d in enumerate(entry.deliveries) if d.personal_fields]
+
+
+def recipient_name(recipient: str) -> str:
+    """A recipient as a person reads it: the agency's full name, or what the audience is."""
+    if recipient.startswith("agency:"):
+        code = recipient.split(":", 1)[1]
+        for service in catalogue.services_of(code) if code in catalogue.agencies() else ():
+            return service.agency_name
+        return code
+    return {"citizen": "Layanan notifikasi pemohon (SMS/WhatsApp)", "journey": "Hub (status layanan terpadu)",
+            "mpp": "Mal Pelayanan Publik", "lifecycle": "Hub (catatan status)"}.get(recipient, recipient)
+
 
 CSV_COLUMNS = ("recorded_at", "recipient", "recipient_name", "fields", "purpose", "channel", "request_id",
                "service_code")

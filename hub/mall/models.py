@@ -12,18 +12,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.core.lifecycle import Status
-from hub.mall.disclosures import CitizenScope
+from hub.mall.disclosures import CitizenScope, Disclosure, recipient_name
 from hub.mall.summary import Breakdown, Summary
-from hub.mall.view import (
-    Actor,
-    Disclosure,
-    RequestRow,
-    SlaState,
-    Step,
-    citizen_text,
-    recipient_name,
-    status_label,
-)
+from hub.mall.view import Actor, RequestRow, SlaState, Step, citizen_text, status_label
 
 REQUEST_ID = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
 

@@ -34,8 +34,8 @@ from hub.core.models import RequestLifecycleEvent
 from hub.core.records import AuditEntry, SlaEvent, SlaKind, SlaStage
 from hub.streams import timing
 
-__all__ = ["Actor", "AuditItem", "Disclosure", "FeedItem", "Info", "RequestRow", "SlaItem", "SlaMark",
-           "SlaState", "Step", "build_row", "citizen_text", "disclosures_of", "info_of", "journey_row",
+__all__ = ["Actor", "AuditItem", "FeedItem", "Info", "RequestRow", "SlaItem", "SlaMark",
+           "SlaState", "Step", "build_row", "citizen_text", "info_of", "journey_row",
            "next_actor", "status_label"]
 
 DAY_SECONDS = 86400.0
@@ -397,44 +397,6 @@ def citizen_text(row: RequestRow, step: Step, index: int) -> str:
     else:
         name = row.service_name
     return f"Permohonan {name} Anda ({row.request_id}) {status_label(step.status)}."
-
-
-# ------------------------------------------------------------------ disclosures -----------------------
-@dataclass(frozen=True, slots=True)
-class Disclosure:
-    """One delivery of a citizen's personal data (UU 27/2022 art. 31-32), from the audit topic."""
-
-    audit_id: str
-    index: int
-    citizen_ref: str | None
-    request_id: str
-    service_code: str
-    recipient: str  # the audience: "agency:<code>", "citizen" (the notice service), ...
-    topic: str
-    fields: tuple[str, ...]
-    purpose: str
-    channel: str
-    recorded_at: datetime
-    event_type: str
-
-
-def disclosures_of(entry: AuditEntry) -> list[Disclosure]:
-    """The deliveries of an audit entry that carried personal fields (the others disclosed nothing)."""
-    return [Disclosure(entry.audit_id, i, entry.citizen_ref, entry.request_id, entry.service_code, d.audience,
-                       d.topic, tuple(sorted(d.personal_fields)), d.purpose, d.channel, entry.recorded_at,
-                       entry.event_type)
-            for i, d in enumerate(entry.deliveries) if d.personal_fields]
-
-
-def recipient_name(recipient: str) -> str:
-    """A recipient as a person reads it: the agency's full name, or what the audience is."""
-    if recipient.startswith("agency:"):
-        code = recipient.split(":", 1)[1]
-        for service in catalogue.services_of(code) if code in catalogue.agencies() else ():
-            return service.agency_name
-        return code
-    return {"citizen": "Layanan notifikasi pemohon (SMS/WhatsApp)", "journey": "Hub (status layanan terpadu)",
-            "mpp": "Mal Pelayanan Publik", "lifecycle": "Hub (catatan status)"}.get(recipient, recipient)
 
 
 def today_start(now: datetime) -> datetime:

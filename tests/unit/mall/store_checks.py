@@ -10,9 +10,10 @@ from datetime import timedelta
 import pytest
 
 from hub.core.lifecycle import Status
+from hub.mall.disclosures import disclosures_of
 from hub.mall.store import BadCursor, Query, SqlViewStore
 from hub.mall.summary import summarise
-from hub.mall.view import AuditItem, FeedItem, disclosures_of, replay
+from hub.mall.view import AuditItem, FeedItem, replay
 from tests.unit.mall.conftest import NOW
 
 
