@@ -96,6 +96,7 @@ def _serve(db: str, port_box: Any, go: Any, times_path: str, records: list[Any],
         await service.start()
         for i in range(0, preload, 2000):
             await service.store.apply([decoder.item(*r) for r in records[i:min(i + 2000, preload)]])
+        await service.broadcaster.start()  # the preload went around it: the live end is after it
         port_box.value = service.server.port
         while not go.is_set():
             await asyncio.sleep(0.05)
