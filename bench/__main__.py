@@ -123,6 +123,11 @@ def main(argv: list[str] | None = None) -> int:
 
             R["growth"] = run.section("lifecycle state growth", growth_bench, cfg.growth_sizes,
                                       cfg.growth_tracemalloc_max)
+        if "mall" in only:  # the service mall's view, API and live stream (bench/mall.py)
+            from bench.mall import mall_bench
+
+            R["mall"] = run.section("service mall: view apply rate, API p99, SSE fan-out", mall_bench,
+                                    10_000 if cfg.quick else 30_000)
         if only & {"pipeline", "raw", "recovery", "experiments", "profile"}:
             from hub.dev.stack import LocalStack
 

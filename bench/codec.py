@@ -15,7 +15,7 @@ from hub.dev.simulator import village_requests
 from hub.wire import cloudevents as ce
 from hub.wire.codec import Codec, load_schema
 
-from bench.common import OfflineRegistry
+from hub.wire.registry import MemoryRegistry
 
 
 def _per_call_us(fn: Callable[[object], object], items: list, repeat: int = 5) -> dict:
@@ -35,7 +35,7 @@ def _json_default(value: object) -> object:
 
 def codec_bench(n: int) -> dict:
     events = list(village_requests(min(n, 5000), seed=7))
-    codec = Codec(OfflineRegistry())
+    codec = Codec(MemoryRegistry(), register=True)
     schema = load_schema(REPO_ROOT / "schemas", RequestLifecycleEvent.SCHEMA)
     encoder = codec.encoder("bench.codec", schema)
     codec.reader(schema)
@@ -70,7 +70,7 @@ def codec_bench(n: int) -> dict:
 def router_bench(n: int) -> dict:
     """The intake path's per-record stages in-process (hub.core / hub.wire only, no Kafka)."""
     settings = Settings(metrics_port=0)
-    codec = Codec(OfflineRegistry())
+    codec = Codec(MemoryRegistry(), register=True)
     schema = load_schema(REPO_ROOT / "schemas", RequestLifecycleEvent.SCHEMA)
     intake = codec.encoder(settings.topic_intake, schema)
     codec.reader(schema)

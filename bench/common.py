@@ -32,22 +32,6 @@ def summary_ms(values_ns: list[int]) -> dict:
             "max": round(v[-1] / 1e6, 2), "mean": round(sum(v) / len(v) / 1e6, 2)}
 
 
-class OfflineRegistry:
-    """Stands in for SchemaRegistry in in-process micro-benchmarks (no HTTP): ids by schema text."""
-
-    def __init__(self) -> None:
-        self._ids: dict[str, int] = {}
-        self._by_id: dict[int, str] = {}
-
-    def register(self, subject: str, schema: str) -> int:
-        sid = self._ids.setdefault(schema, len(self._ids) + 1)
-        self._by_id[sid] = schema
-        return sid
-
-    def schema(self, schema_id: int) -> str:
-        return self._by_id[schema_id]
-
-
 @dataclass
 class Arrivals:
     """What a subscriber saw of one phase: first arrival (wall ns) per key and kind of topic."""

@@ -39,3 +39,19 @@ PUBLISH_FAILED = Counter("hub_connector_failed_total", "Events a connector faile
 OUTBOX_DEPTH = Gauge("hub_connector_outbox_depth", "Events buffered in a connector's outbox", ["connector"])
 OUTBOX_OLDEST = Gauge("hub_connector_outbox_oldest_age_seconds", "Age of the oldest buffered event",
                       ["connector"])
+
+# Service mall (hub mall serve): the view of the feed, its live stream and the citizen page
+MALL_APPLIED = Counter("hub_mall_records_applied_total", "Records the mall's view applied, per topic",
+                       ["topic"])
+MALL_DUPLICATES = Counter("hub_mall_duplicates_total", "Feed records the view already held (same ce_source "
+                          "and ce_id): the worker's redeliveries")
+MALL_SKIPPED = Counter("hub_mall_skipped_total", "Records the view could not read, per topic and reason code",
+                       ["topic", "reason"])
+MALL_LAG = Gauge("hub_mall_lag_records", "Records between the view and the end of each topic it follows",
+                 ["topic"])
+MALL_APPLY = Histogram("hub_mall_apply_seconds", "Time to apply one batch to the view (one transaction)",
+                       buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
+MALL_SSE_CLIENTS = Gauge("hub_mall_sse_clients", "Open live-stream (server-sent events) connections")
+MALL_CITIZEN_LOOKUPS = Counter("hub_mall_citizen_lookups_total", "Citizen page look-ups by outcome (found, "
+                               "refused: unknown id or wrong second factor, limited: rate limit)",
+                               ["outcome"])

@@ -94,6 +94,39 @@ class Settings(BaseSettings):
     # Identity of this process on the wire (CloudEvents ce_source).
     source: str = "/hub/worker"
 
+    # --- Service mall (`hub mall serve`, hub/mall/): the view, its API, dashboard and citizen page ---
+    mall_database: SecretStr | None = Field(
+        None, description="the view's database: postgresql://user:pw@host/db or sqlite:<path>; unset: SQLite "
+        "file mall.sqlite in worker_data_dir")
+    mall_host: str = "127.0.0.1"
+    mall_port: int = Field(8090, ge=0, description="port of the API, dashboard and citizen page (0: any)")
+    mall_tokens_file: Path | None = Field(
+        None, description="JSON list of staff (name, role, agency, token_sha256); `hub mall token` adds one. "
+        "Unset: no staff can sign in")
+    mall_session_minutes: int = Field(480, ge=1, description="how long a dashboard sign-in lasts")
+    mall_batch_records: int = Field(2000, ge=1, description="records the view applies in one transaction")
+    mall_sse_heartbeat_seconds: float = Field(15.0, gt=0, description="comment line on idle live streams")
+    mall_sse_buffer: int = Field(
+        20000, ge=100, description="recent stream events kept in memory for resuming clients (older ones are "
+        "read from the database)")
+    mall_citizen_lookups_per_minute: int = Field(
+        10, ge=1, description="citizen page look-ups per client address and per request id")
+    mall_lead_window_days: int = Field(
+        30, ge=1, description="lead time figures cover requests finished this many days back")
+
+    @field_validator("mall_database", "mall_tokens_file", mode="before")
+    @classmethod
+    def _mall_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_serializer("mall_database")
+    def _reveal_mall_database(self, value: SecretStr | str | None) -> str:
+        # In clear for ``to_env`` (a child process needs the password); repr/str stay masked.
+        if value is None:
+            return ""
+        return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+    # --- end of the service mall's settings ---
+
     @field_validator("bootstrap_servers")
     @classmethod
     def _servers(cls, value: str) -> str:

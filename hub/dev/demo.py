@@ -18,10 +18,11 @@ from pathlib import Path
 
 import httpx
 
-from hub.access.catalogue import WORKER, desk_principal, principals
+from hub.access.catalogue import MALL, WORKER, desk_principal, principals
 from hub.access.credentials import CredentialStore
 from hub.core.models import RequestLifecycleEvent
 from hub.core.records import CitizenNotice, SlaEvent
+from hub.dev.mall_demo import MallDemo
 from hub.dev.provision import provision
 from hub.dev.runner import WorkerProcess
 from hub.dev.simulator import drive, schedule, village_requests
@@ -186,12 +187,16 @@ def run_demo(*, rate: float = 15.0, duration: float = 15.0, seed: int = 2026, ti
             f"{settings.agency_intake_topic('pln')} only)")
         worker.start().wait_ready()
         say(f"hub worker ready as {WORKER} (metrics on http://127.0.0.1:{metrics_port}/metrics)")
+        mall = MallDemo(stack.credentials.settings_for(settings, MALL), workdir, free_port()).start()
+        say(f"service mall dashboard: {mall.url} (staff token {mall.token}); citizen page: {mall.url}citizen")
         requests, counts = asyncio.run(_run_traffic(settings, stack.credentials, seed, rate, duration))
         intake = set(intake_topics(settings))
         topics = [s.name for s in topic_specs(settings) if s.name not in intake
                   and not s.name.startswith(settings.app_id)]
         records = asyncio.run(_collect_quiet(settings, topics, quiet=4.0, timeout=timeout))
         metrics_text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+        shot = mall.finish(workdir / "mall-dashboard.png")
+        say(f"service mall dashboard screenshot: {shot or 'not taken (no Chromium)'}")
         return 0 if _report(settings, requests, counts, records, metrics_text) else 1
     except KeyboardInterrupt:
         say("\ninterrupted")

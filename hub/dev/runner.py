@@ -11,10 +11,13 @@ from pathlib import Path
 
 
 class WorkerProcess:
-    """``python -m hub worker`` with the given environment, logging to ``log_path``."""
+    """``python -m hub worker`` (or ``args``: e.g. ``mall serve``) with the given environment, logging to
+    ``log_path``."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, *, name: str = "worker"):
+    def __init__(self, env: dict[str, str], log_path: Path, *, name: str = "worker",
+                 args: tuple[str, ...] = ("worker",)):
         self.env = {**os.environ, **env}
+        self.args = args
         self.log_path = Path(log_path)
         self.name = name
         self.proc: subprocess.Popen[bytes] | None = None
@@ -22,7 +25,7 @@ class WorkerProcess:
     def start(self) -> WorkerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "hub", "worker"], env=self.env, stdout=log,
+        self.proc = subprocess.Popen([sys.executable, "-m", "hub", *self.args], env=self.env, stdout=log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      start_new_session=True)
         return self

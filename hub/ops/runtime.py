@@ -28,7 +28,7 @@ from hub.wire.topics import intake_topics
 
 log = logging.getLogger("hub.ops")
 
-ROLES = ("worker", "connector", "cli")
+ROLES = ("worker", "connector", "cli", "mall")
 LAG_INTERVAL = 10.0
 
 
