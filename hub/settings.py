@@ -65,6 +65,22 @@ class Settings(BaseSettings):
                                     "batch: fewer, larger produce requests cost the brokers far less CPU")
     producer_batch_bytes: int = Field(256 * 1024, ge=16 * 1024, description="largest producer batch per partition")
 
+    # Worker robustness (issue 11): own limits below the brokers', fast failover.
+    intake_max_record_bytes: int = Field(64 * 1024, ge=1024, description="largest intake record (key, value "
+                                         "and headers) the worker takes; a larger one is a dead letter "
+                                         "(too_large). Valid lifecycle events are a few KiB")
+    output_max_record_bytes: int = Field(1_000_000, ge=1024, description="largest record the worker writes; "
+                                         "an event whose outputs would be larger is a dead letter (too_large)")
+    dead_letter_max_bytes: int = Field(2 * 1024 * 1024, ge=1024 * 1024, description="the dead-letter topic's "
+                                       "max.message.bytes and the worker producer's largest request: the "
+                                       "largest record a broker accepts, plus the reason headers, fits")
+    worker_instance_id: str | None = Field(None, description="static group membership (group.instance.id), "
+                                           "e.g. the pod name of a StatefulSet: a restarted worker takes its "
+                                           "partitions back at once, without a rebalance")
+    broker_session_timeout_seconds: float = Field(10.0, ge=6.0, description="how soon a worker that died "
+                                                  "without leaving is dropped from the group")
+    broker_heartbeat_interval_seconds: float = Field(3.0, gt=0)
+
     # Lifecycle engine
     table_store: str = Field("memory://", description="faust table store: memory:// (changelog recovery) "
                              "or rocksdb:// (rocksdict, local state kept across restarts)")
@@ -156,7 +172,8 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("kafka_password", "kafka_username", "kafka_ca_file", "registry_username",
-                     "registry_password", "registry_ca_file", "access_credentials_dir", "idp_url", mode="before")
+                     "registry_password", "registry_ca_file", "access_credentials_dir", "idp_url",
+                     "worker_instance_id", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value

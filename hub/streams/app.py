@@ -29,21 +29,21 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import faust
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
 from hub import metrics
 from hub.core import catalogue, sla
 from hub.core.journeys import JourneyState
 from hub.core.lifecycle import TERMINAL, Status
 from hub.core.records import SlaStage
-from hub.errors import BadTick
+from hub.errors import BadTick, TooLarge
 from hub.settings import Settings
 from hub.streams import journey as journeys
 from hub.streams import timing
-from hub.streams.emit import Emitter
+from hub.streams.emit import Emitter, OutputRefused
 from hub.streams.engine import Engine, Result, pack, unpack
 from hub.streams.offsets import guard
-from hub.streams.router import STAGE, Outgoing, dead_letter
+from hub.streams.router import STAGE, Outgoing, check_outputs, check_readable, check_size, dead_letter
 from hub.streams.store import store_url
 from hub.wire import cloudevents as ce
 from hub.wire.deadletter import Origin, is_bad_record, reason_of
@@ -75,6 +75,13 @@ def create_app(settings: Settings) -> faust.App:
         producer_linger=settings.producer_linger_ms / 1000,
         producer_max_batch_size=settings.producer_batch_bytes,
         producer_partitioner=CachedPartitioner(),  # same partitions as Kafka's default, hash computed once per key
+        # a dead letter carries the largest record a broker accepts, plus its reason headers
+        producer_max_request_size=settings.dead_letter_max_bytes + 64 * 1024,
+        # failover in seconds: a worker that dies without leaving is dropped after the session timeout; with
+        # static membership a restarted worker takes its partitions back without a rebalance
+        broker_session_timeout=settings.broker_session_timeout_seconds,
+        broker_heartbeat_interval=settings.broker_heartbeat_interval_seconds,
+        consumer_group_instance_id=settings.worker_instance_id,
         web_enabled=False,
         topic_disable_leader=True,  # no leader topic: every worker runs the SLA timer for its own partitions
         datadir=str(settings.worker_data_dir),
@@ -95,7 +102,9 @@ def create_app(settings: Settings) -> faust.App:
     inputs = app.topic(*sorted(intake), settings.topic_timer, settings.topic_journey,
                        key_serializer="raw", value_serializer="raw", partitions=settings.topic_partitions)
 
-    emitter = Emitter(app)  # the agent's records go straight to the producer (hub.streams.emit)
+    # the agent's records go straight to the producer (hub.streams.emit); a stalled output path turns
+    # readiness off until records move again
+    emitter = Emitter(app, on_stuck=lambda reason: _mark_ready(reason is None, reason or "output path moving"))
 
     # ------------------------------------------------------------------ timer index -------------
     def rebuild_index() -> None:
@@ -136,7 +145,7 @@ def create_app(settings: Settings) -> faust.App:
             gc.enable()
         index[0] = fresh
         log.info("SLA timer index rebuilt: %d timers for partitions %s", len(fresh), sorted(owned))
-        _mark_ready(f"{len(owned)} intake partitions recovered")
+        _mark_ready(True, f"{len(owned)} intake partitions recovered")
 
     @requests.on_recover
     async def _recovered() -> None:
@@ -164,8 +173,16 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.task
     async def _register_schemas() -> None:
-        box["engine"] = await asyncio.to_thread(Engine, settings, codec, agencies)
-        log.info("schemas registered; lifecycle engine routing to %d agencies", len(agencies))
+        backoff = 1.0
+        while True:  # the admin registers the schemas (hub schemas register); the worker only looks them up
+            try:
+                box["engine"] = await asyncio.to_thread(Engine, settings, codec, agencies)
+                break
+            except RegistryError as exc:
+                log.warning("schemas not available yet (%s); retrying in %.0fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+        log.info("schemas found; lifecycle engine routing to %d agencies", len(agencies))
 
     # ------------------------------------------------------------------ the agent --------------
     def handle(engine: Engine, message) -> tuple[Result, faust.Table | None, str | None]:  # type: ignore[no-untyped-def]
@@ -204,7 +221,12 @@ def create_app(settings: Settings) -> faust.App:
                 try:
                     if engine is None:
                         raise RegistryError("schemas are not registered yet")
+                    check_readable(message.headers)  # a header key the client could not decode (hub.compat)
+                    if message.topic in intake:
+                        check_size(message.key, message.value, message.headers, settings.intake_max_record_bytes,
+                                   f"intake record {message.topic}[{message.partition}]@{message.offset}")
                     result, table, key = handle(engine, message)
+                    check_outputs(result.outs, settings.output_max_record_bytes)  # all or none is sent
                     break
                 except TRANSIENT as exc:  # not the record's fault: retry, never drop, never give up
                     log.warning("transient error on %s[%d]@%d, retrying in %.1fs: %s",
@@ -224,7 +246,17 @@ def create_app(settings: Settings) -> faust.App:
                                                       message.headers, origin, stage)])
                     metrics.DEAD_LETTERS.labels(stage, reason_of(exc)).inc()
                     break
-            await emitter.send_patiently(result.outs, f"{message.topic}[{message.partition}]@{message.offset}")
+            where = f"{message.topic}[{message.partition}]@{message.offset}"
+            try:
+                await emitter.send_patiently(result.outs, where)
+            except OutputRefused as exc:  # refused for good: never retried, the input becomes a dead letter
+                origin = Origin(message.topic, message.partition, message.offset)
+                refused = TooLarge(f"{where}: {exc}") if isinstance(exc.error, MessageSizeTooLargeError) else exc
+                log.warning("dead letter %s: %s", where, refused, extra=_log_ids(message))
+                metrics.DEAD_LETTERS.labels(stage, reason_of(refused)).inc()
+                result = Result(outs=[dead_letter(settings, refused, message.key, message.value, message.headers,
+                                                  origin, stage)])
+                await emitter.send_patiently(result.outs, where)
             if result.entry is not None and table is not None and key is not None:
                 table[key] = pack(result.entry)
             for rid, kind in result.disarm:
@@ -248,11 +280,12 @@ def _log_ids(message) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return ids
 
 
-def _mark_ready(reason: str) -> None:
-    """Tell the ops endpoints (/readyz) that this worker owns recovered partitions."""
+def _mark_ready(ready: bool, reason: str) -> None:
+    """Tell the ops endpoints (/readyz) whether this worker can do its work (owns recovered partitions and
+    can write its outputs)."""
     from hub.ops.runtime import mark_ready
 
-    mark_ready(True, reason)
+    mark_ready(ready, reason)
 
 
 def _count(result: Result) -> None:
@@ -260,7 +293,7 @@ def _count(result: Result) -> None:
         metrics.DUPLICATES.labels(STAGE).inc()
     accepted = result.accepted
     if accepted is not None and not result.redelivery:
-        metrics.EVENTS_ROUTED.labels(accepted.source_system, accepted.agency, accepted.status.value).inc()
+        metrics.EVENTS_ROUTED.labels(result.source, accepted.agency, accepted.status.value).inc()
         metrics.END_TO_END.labels(STAGE).observe(
             max(0.0, (datetime.now(UTC) - accepted.occurred_at).total_seconds()))
     if result.status_change:

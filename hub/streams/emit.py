@@ -15,9 +15,13 @@ contract Faust's path gave:
   error, the commit does not happen, and the worker crashes so that it restarts from the last
   committed offset (nothing is lost; the engine drops the duplicates a re-read brings).
 * A broker that cannot take records right now (no metadata for the topic, buffer full: ``send`` raises
-  a ``KafkaError``) is waited for by ``send_patiently``, with back-off, resending the event's records
-  from the first with the same CloudEvents ids (consumers deduplicating by (ce_source, ce_id) see each
-  once).
+  a *retriable* ``KafkaError``) is waited for by ``send_patiently``, with back-off, resending the event's
+  records from the first with the same CloudEvents ids (consumers deduplicating by (ce_source, ce_id) see
+  each once); meanwhile the worker reports itself not ready (``/readyz`` 503), so an operator sees the
+  stall, and ready again once a send goes through.
+* A send refused for a reason that will never change (aiokafka marks such errors ``retriable = False``:
+  a record over the producer's ``max_request_size``, an invalid record) is not retried: ``send_patiently``
+  raises :class:`OutputRefused` and the agent dead-letters the input instead (``hub.streams.app``).
 """
 
 from __future__ import annotations
@@ -28,7 +32,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import faust
-
 from aiokafka.errors import KafkaError
 
 from hub import metrics
@@ -42,11 +45,22 @@ class DeliveryFailed(RuntimeError):
     """A record the producer could not deliver: no offset may be committed past its event."""
 
 
+class OutputRefused(RuntimeError):
+    """``send`` refused a record for good (a non-retriable ``KafkaError``): the input is dead-lettered."""
+
+    def __init__(self, topic: str, error: BaseException):
+        super().__init__(f"the record for {topic} was refused: {error!r}")
+        self.topic = topic
+        self.error = error
+
+
 class Emitter:
     """Send ``Outgoing`` records through the app's producer; see the module doc for the guarantees."""
 
-    def __init__(self, app: faust.App):
+    def __init__(self, app: faust.App, on_stuck: Any = None):
         self.app = app
+        self.on_stuck = on_stuck  # on_stuck(reason or None): the output path stalls (reason) or moves again
+        self.stuck = False
         self.failed: BaseException | None = None
         self._producer: Any = None
         self._counted: dict[tuple[str, str], Any] = {}  # (topic, audience) -> its EVENTS_OUT child
@@ -85,7 +99,12 @@ class Emitter:
 
     async def send(self, out: Outgoing) -> None:
         self.raise_if_failed()
-        future = await self._aiokafka().send(out.topic, out.value, key=out.key, headers=out.headers)
+        try:
+            future = await self._aiokafka().send(out.topic, out.value, key=out.key, headers=out.headers)
+        except KafkaError as exc:
+            if not getattr(exc, "retriable", False):
+                raise OutputRefused(out.topic, exc) from exc
+            raise
         future.add_done_callback(lambda f, topic=out.topic: self._on_done(topic, f))
         counter = self._counted.get((out.topic, out.audience))
         if counter is None:
@@ -103,8 +122,16 @@ class Emitter:
         while True:
             try:
                 await self.send_all(outs)
+                if self.stuck:
+                    self.stuck = False
+                    if self.on_stuck:
+                        self.on_stuck(None)
                 return
-            except KafkaError as exc:
+            except KafkaError as exc:  # retriable (send() turned the others into OutputRefused)
                 log.warning("cannot send the records of %s yet, retrying in %.1fs: %r", where, backoff, exc)
+                if not self.stuck:
+                    self.stuck = True
+                    if self.on_stuck:
+                        self.on_stuck(f"output path stalled at {where}: {type(exc).__name__}")
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)

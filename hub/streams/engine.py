@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -66,6 +66,7 @@ class Result:
     accepted: RequestLifecycleEvent | None = None
     status_change: tuple[str, Status | None, Status] | None = None  # (agency, old, new)
     sla: list[tuple[str, str, str]] = field(default_factory=list)  # (agency, code, kind)
+    source: str = "other"  # the intake source (metric label): "desk:<node>" or "agency:<code>"
 
 
 def pack(entry: Entry) -> bytes:
@@ -156,6 +157,7 @@ class Engine:
         source = self.sources.get(origin.topic)
         if source is not None:  # what the producer may claim, on content already known to be well formed
             check_identity(source, meta, event)
+        label = f"{source.kind}:{source.name}" if source is not None else "other"
         fp = digest(received)  # as the producer wrote it: the same record always has the same digest
         ce_key = f"{meta.source}|{meta.id}"
         here = [origin.topic, origin.partition, origin.offset]
@@ -166,14 +168,14 @@ class Engine:
                     raise Conflict(f"event {ce_key} was first seen at {seen[1]}[{seen[2]}]@{seen[3]} with "
                                    f"other content")
                 if seen[1:] == here:
-                    return self._emit(entry, event, meta, service, redelivery=True)
-                return Result(duplicate=True)
+                    return replace(self._emit(entry, event, meta, service, redelivery=True), source=label)
+                return Result(duplicate=True, source=label)
             known = entry["ids"].get(event.event_id)
             if known is not None:
                 if known != fp:
                     raise Conflict(f"event_id {event.event_id} of request {event.request_id} was seen before "
                                    f"with other content")
-                return Result(duplicate=True)
+                return Result(duplicate=True, source=label)
             if (event.service_code, event.agency) != (entry["service"], entry["agency"]):
                 raise Conflict(f"request {event.request_id} is {entry['service']} at {entry['agency']}, "
                                f"this event says {event.service_code} at {event.agency}")
@@ -208,6 +210,7 @@ class Engine:
         if new_state.status in TERMINAL:
             new_entry["phone"] = None  # nothing more to tell: do not keep personal data
         result.entry = new_entry
+        result.source = label
         return result
 
     def _emit(self, entry: Entry, event: RequestLifecycleEvent, meta: ce.CloudEvent, service: Service, *,

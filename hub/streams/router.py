@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from hub.compat import UNREADABLE_HEADER
 from hub.core.models import RequestLifecycleEvent
+from hub.errors import KeyMismatch, TooLarge, UnreadableRecord, WrongRecord, echo
 from hub.settings import Settings
 from hub.wire import cloudevents as ce
-from hub.errors import KeyMismatch, WrongRecord
 from hub.wire.codec import Codec
 from hub.wire.deadletter import Origin, dead_letter_headers
 
@@ -32,6 +33,33 @@ class Outgoing:
     headers: list[tuple[str, bytes]]
 
 
+def record_size(key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes | None]] | None) -> int:
+    """Bytes a record takes on the wire, near enough: key, value, header keys and values."""
+    return (len(key or b"") + len(value or b"")
+            + sum(len(k) + len(v or b"") for k, v in headers or ()))
+
+
+def check_readable(headers: Sequence[tuple[str, bytes | None]] | None) -> None:
+    """Raise UnreadableRecord for a record the Kafka client could only hand over in part (``hub.compat``)."""
+    for name, value in headers or ():
+        if name == UNREADABLE_HEADER:
+            raise UnreadableRecord(f"a header key of {len(value or b'')} bytes is not UTF-8")
+
+
+def check_size(key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes | None]] | None,
+               limit: int, what: str) -> None:
+    """Raise TooLarge when the record is over ``limit`` bytes (``what`` names it in the message)."""
+    size = record_size(key, value, headers)
+    if size > limit:
+        raise TooLarge(f"{what}: {size} bytes, the limit is {limit}")
+
+
+def check_outputs(outs: Sequence[Outgoing], limit: int) -> None:
+    """Every output of one input fits (checked before any is sent, so an input is routed whole or not)."""
+    for out in outs:
+        check_size(out.key, out.value, out.headers, limit, f"the record for {out.topic}")
+
+
 def read_event(codec: Codec, key: bytes | None, value: bytes | None,
                headers: Sequence[tuple[str, bytes]] | None, *, key_field: str = "request_id",
                ) -> tuple[ce.CloudEvent, RequestLifecycleEvent]:
@@ -43,7 +71,7 @@ def read_event(codec: Codec, key: bytes | None, value: bytes | None,
     event = RequestLifecycleEvent.from_avro(decoded.record)
     expected = getattr(event, key_field)
     if expected is None or key != expected.encode():
-        raise KeyMismatch(f"record key {key!r} is not the {key_field} {expected!r}")
+        raise KeyMismatch(f"record key {echo(key)} is not the {key_field} {echo(expected)}")
     return meta, event
 
 

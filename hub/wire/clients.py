@@ -18,8 +18,13 @@ import ssl
 from functools import lru_cache
 from typing import Any
 
+from hub import compat
 from hub.settings import Settings
 from hub.wire.registry import SchemaRegistry
+
+# Every process that builds a Kafka client reads records through the consumer-boundary patch (a header key
+# that is not UTF-8 must not kill a consumer: hub.compat), and refuses library versions it was not written for.
+compat.tolerate_unreadable_headers()
 
 
 @lru_cache(maxsize=16)

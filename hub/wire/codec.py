@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import json
 import struct
+import time
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -27,6 +28,8 @@ from hub.errors import DecodeError, MalformedAvro, NotConfluentFramed, UnknownSc
 from hub.wire.registry import Registry, SchemaNotFound
 
 MAGIC = 0
+#: How long an id the registry did not know is believed unknown (it may be registered meanwhile).
+UNKNOWN_ID_TTL = 60.0
 HEADER = struct.Struct(">BI")
 
 
@@ -129,6 +132,9 @@ class Codec:
         self._writers: dict[int, tuple[str, Any, dict[str, Any]]] = {}
         self._readers: dict[str, tuple[Any, dict[str, Any]]] = {}
         self._plans: dict[int, tuple[str, Any, Any]] = {}  # schema id -> (name, writer, reader or None)
+        # Ids the registry said it does not have, and until when to believe it: a flood of records with
+        # made-up ids costs one registry call per id and minute, not one per record.
+        self._unknown: dict[int, float] = {}
 
     def encoder(self, topic: str, schema: dict[str, Any]) -> Encoder:
         """The encoder of ``schema`` for ``topic`` (its id looked up, or registered, once)."""
@@ -151,9 +157,15 @@ class Codec:
     def _writer(self, schema_id: int) -> tuple[str, Any, dict[str, Any]]:
         writer = self._writers.get(schema_id)
         if writer is None:
+            if self._unknown.get(schema_id, 0.0) > time.monotonic():
+                raise UnknownSchemaId(f"schema id {schema_id} is not in the registry (asked less than "
+                                      f"{UNKNOWN_ID_TTL:.0f} s ago)")
             try:
                 text = self.registry.schema(schema_id)
             except SchemaNotFound:
+                if len(self._unknown) > 10_000:
+                    self._unknown.clear()
+                self._unknown[schema_id] = time.monotonic() + UNKNOWN_ID_TTL
                 raise UnknownSchemaId(f"schema id {schema_id} is not in the registry") from None
             # Any other RegistryError is not the record's fault: it propagates so the caller retries.
             schema = json.loads(text)

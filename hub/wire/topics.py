@@ -61,7 +61,8 @@ def topic_specs(settings: Settings, agencies: Iterable[str] | None = None) -> li
         # The original bytes may hold personal data: readable by the ops-dlq principal alone, and kept only
         # as long as fixing and replaying needs, a Lebaran holiday included (README, "Dead letters").
         TopicSpec(settings.topic_dlq, "dead letters: original bytes, reason in headers", p, r,
-                  {**base, "retention.ms": str(DLQ_RETENTION_DAYS * DAY_MS)}, records=("*",)),
+                  {**base, "retention.ms": str(DLQ_RETENTION_DAYS * DAY_MS),
+                   "max.message.bytes": str(settings.dead_letter_max_bytes)}, records=("*",)),
         TopicSpec(settings.topic_lifecycle, "accepted, enriched lifecycle events: the hub's source of truth "
                   "(no personal data, pseudonymous citizen_ref)", p, r,
                   {**base, "retention.ms": str(90 * DAY_MS)}),

@@ -10,7 +10,7 @@ from hub import metrics
 REQUIRED = {
     "hub_events_in": ("counter", {"topic"}),
     "hub_events_out": ("counter", {"topic"}),
-    "hub_events_routed": ("counter", {"source_system", "agency", "status"}),
+    "hub_events_routed": ("counter", {"source", "agency", "status"}),
     "hub_processing_seconds": ("histogram", {"stage"}),
     "hub_end_to_end_latency_seconds": ("histogram", set()),
     "hub_dead_letters": ("counter", {"reason"}),

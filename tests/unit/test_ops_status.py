@@ -17,7 +17,7 @@ def exposition(events_in: float, dead: float, lag: tuple[int, int], breaches: fl
     Counter("hub_events_in_total", "", ["topic"], registry=registry).labels("hub.intake.v1").inc(events_in)
     Counter("hub_events_out_total", "", ["topic", "audience"], registry=registry).labels("mpp.feed.v1", "mpp").inc(
         2 * events_in)
-    routed = Counter("hub_events_routed_total", "", ["source_system", "agency", "status"], registry=registry)
+    routed = Counter("hub_events_routed_total", "", ["source", "agency", "status"], registry=registry)
     routed.labels("smart-kampung", "DISPENDUKCAPIL", "SUBMITTED").inc(events_in * 0.75)
     routed.labels("smart-kampung", "PLN", "SUBMITTED").inc(events_in * 0.25)
     Counter("hub_dead_letters_total", "", ["stage", "reason"], registry=registry).labels("intake", "invalid_nik").inc(dead)
