@@ -1,4 +1,4 @@
-"""Every patch the hub makes to faust-streaming and aiokafka, in one place, for the versions it was written for.
+"""Every patch the hub makes to faust-streaming and aiokafka, in one place, for the versions written for.
 
 :func:`check_versions` refuses to run on other versions (a test fails on an upgrade, so the patches are
 re-read against the new code before they are trusted again):
@@ -34,7 +34,7 @@ from __future__ import annotations
 import logging
 import struct
 from collections.abc import Iterator
-from importlib.metadata import version
+from importlib.metadata import version as _version
 from typing import Any
 
 from aiokafka.consumer import fetcher
@@ -56,7 +56,7 @@ class IncompatibleLibrary(RuntimeError):
 
 
 def installed() -> dict[str, str]:
-    return {name: version(name) for name in WRITTEN_FOR}
+    return {name: _version(name) for name in WRITTEN_FOR}
 
 
 def check_versions() -> None:
@@ -64,7 +64,7 @@ def check_versions() -> None:
     for name, version in installed().items():
         if not version.startswith(WRITTEN_FOR[name] + "."):
             raise IncompatibleLibrary(f"{name} {version} is installed; hub/compat.py patches {name} "
-                                      f"{WRITTEN_FOR[name]}.x: re-read the patches against the new code first")
+                                      f"{WRITTEN_FOR[name]}.x: re-read the patches against the new code")
 
 
 class _TolerantPyBatch(_DefaultRecordBatchPy):

@@ -33,7 +33,10 @@ class Outgoing:
     headers: list[tuple[str, bytes]]
 
 
-def record_size(key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes | None]] | None) -> int:
+Headers = Sequence[tuple[str, bytes | None]] | None
+
+
+def record_size(key: bytes | None, value: bytes | None, headers: Headers) -> int:
     """Bytes a record takes on the wire, near enough: key, value, header keys and values."""
     return (len(key or b"") + len(value or b"")
             + sum(len(k) + len(v or b"") for k, v in headers or ()))
