@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test unit bench stack-fetch clean
+.PHONY: demo test unit bench stack-fetch clean chromium
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
@@ -17,7 +17,15 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) -m hub demo
 
-test: $(STAMP)
+# The mall's browser tests drive Debian's Chromium (never a browser Playwright downloads itself).
+chromium:
+	@[ -x /usr/bin/chromium ] || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else sudo apt-get install -y -qq chromium; fi; } || \
+	  { echo "Debian's chromium is needed for the browser tests: apt-get install chromium"; exit 1; }
+
+test: $(STAMP) chromium
 	$(PY) -m pytest
 
 unit: $(STAMP)
