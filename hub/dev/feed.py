@@ -18,6 +18,7 @@ from hub.core import catalogue
 from hub.core.lifecycle import Status
 from hub.core.models import RequestLifecycleEvent
 from hub.dev.simulator import schedule, village_requests
+from hub.dev.sources import route, source_of
 from hub.errors import RecordError
 from hub.settings import Settings
 from hub.streams import journey, timing
@@ -28,7 +29,6 @@ from hub.wire.codec import Codec, load_schema
 from hub.wire.deadletter import Origin
 from hub.wire.partitioner import CachedPartitioner
 from hub.wire.registry import MemoryRegistry
-from hub.dev.sources import route
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +53,12 @@ def journey_events(n: int, *, seed: int, now: datetime) -> list[tuple[RequestLif
                                       "service_code": "DUKCAPIL_VERIFIKASI_NIK", "agency": "dukcapil",
                                       "parent_request_id": parent, "occurred_at": t0})
         done = nik.model_copy(update={"event_id": f"{parent}-NIK/2", "status": Status.COMPLETED,
-                                      "citizen": None,
+                                      "citizen": None, "source_system": "siak-dukcapil",  # Dukcapil answers
                                       "native_status": "selesai", "occurred_at": t0 + timedelta(minutes=20)})
         pln = base.model_copy(update={"request_id": f"{parent}-PLN", "event_id": f"{parent}-PLN/1",
                                       "service_code": "PLN_PASANG_BARU_TANPA_PERLUASAN", "agency": "pln",
                                       "parent_request_id": parent, "occurred_at": t0 + timedelta(minutes=40)})
-        out += [(nik, "/test/journey"), (done, "/test/journey"), (pln, "/test/journey")]
+        out += [(e, source_of(e)) for e in (nik, done, pln)]  # each from its own system
     return out
 
 

@@ -13,18 +13,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hub.connectors.publisher import Publisher
+from hub.access.catalogue import MALL, WORKER
+from hub.access.credentials import store_of
 from hub.core.models import RequestLifecycleEvent
 from hub.dev.feed import journey_events
 from hub.dev.runner import WorkerProcess
 from hub.dev.simulator import schedule, village_requests
+from hub.dev.sources import SourcePublishers
 from hub.mall.consumer import Decoder
 from hub.mall.view import Item
 from hub.settings import Settings
 from hub.wire.clients import kafka_options, registry
 from hub.wire.codec import Codec
 from hub.wire.tail import read_to_end
-from hub.wire.topics import ensure_topics, topic_specs
 
 KEY = "mall-integration-key"
 
@@ -38,7 +39,8 @@ class Traffic:
     async def publish(self, events: Iterable[tuple[RequestLifecycleEvent, str]]) -> None:
         events = list(events)
         self.submitted += [e for e, _ in events]
-        async with Publisher(self.settings, "mall-test", "/mall-test") as publisher:
+        # each village desk and agency on its own intake topic, as its own principal
+        async with SourcePublishers(self.settings, store_of(self.settings), connector="mall-test") as publisher:
             await publisher.publish_many(events)
 
     async def items(self) -> list[Item]:
@@ -79,9 +81,8 @@ def simulated(seed: int, now: datetime, *, rate: float = 15.0, duration: float =
 @pytest.fixture(scope="session")
 def mall_traffic(make_settings, tmp_path_factory):
     settings = make_settings(citizen_ref_key=KEY, sla_tick_seconds=0.5)
-    asyncio.run(ensure_topics(settings, topic_specs(settings)))
-    worker = WorkerProcess(settings.to_env(), tmp_path_factory.mktemp("mall-worker") / "worker.log",
-                           name="mall-worker").start()
+    worker = WorkerProcess(store_of(settings).settings_for(settings, WORKER).to_env(),
+                           tmp_path_factory.mktemp("mall-worker") / "worker.log", name="mall-worker").start()
     try:
         worker.wait_ready()
         yield Traffic(settings, worker)
@@ -92,6 +93,11 @@ def mall_traffic(make_settings, tmp_path_factory):
 def with_(settings: Settings, **overrides: object) -> Settings:
     """The settings with some fields changed, validated again (secrets stay secrets)."""
     return Settings(**{**settings.model_dump(), **overrides})
+
+
+def as_mall(settings: Settings, **overrides: object) -> Settings:
+    """The mall service's settings: its own principal (reads the feed, SLA and audit topics only)."""
+    return with_(store_of(settings).settings_for(settings, MALL), **overrides)
 
 
 def now() -> datetime:

@@ -12,7 +12,7 @@ from hub.core.enrichment import citizen_check
 from hub.dev.browser import browser, sign_in
 from hub.mall.auth import StaffDirectory, digest
 from hub.mall.service import MallService
-from tests.integration.mall.conftest import KEY, now, simulated, with_
+from tests.integration.mall.conftest import KEY, as_mall, now, simulated
 
 TOKEN = "browser-test-manager-token"
 
@@ -23,7 +23,7 @@ async def api_counts(client: httpx.AsyncClient) -> dict:
 
 async def test_dashboard_and_citizen_page_in_chromium(mall_traffic, tmp_path):
     traffic = mall_traffic
-    settings = with_(traffic.settings, mall_database=f"sqlite:{tmp_path / 'mall.sqlite'}", mall_port=0)
+    settings = as_mall(traffic.settings, mall_database=f"sqlite:{tmp_path / 'mall.sqlite'}", mall_port=0)
     staff = StaffDirectory([{"name": "Bu Manajer", "role": "manager", "token_sha256": digest(TOKEN)}])
     if not traffic.submitted:
         await traffic.publish(simulated(seed=5, now=now()))

@@ -10,7 +10,7 @@ import httpx
 
 from hub.mall.auth import StaffDirectory, digest
 from hub.mall.service import MallService
-from tests.integration.mall.conftest import now, simulated, with_
+from tests.integration.mall.conftest import as_mall, now, simulated
 
 TOKEN = "stream-test-manager-token"
 
@@ -44,7 +44,7 @@ async def read_events(client: httpx.AsyncClient, headers: dict, count: int, time
 
 async def test_resume_with_last_event_id_misses_nothing(mall_traffic, tmp_path):
     traffic = mall_traffic
-    settings = with_(traffic.settings, mall_database=f"sqlite:{tmp_path / 'mall.sqlite'}", mall_port=0,
+    settings = as_mall(traffic.settings, mall_database=f"sqlite:{tmp_path / 'mall.sqlite'}", mall_port=0,
                      mall_batch_records=40, mall_sse_buffer=100)
     staff = StaffDirectory([{"name": "m", "role": "manager", "token_sha256": digest(TOKEN)}])
     async with MallService(settings, staff=staff) as mall:

@@ -13,7 +13,7 @@ from hub.mall.sqlite import SqliteDriver
 from hub.mall.store import SqlViewStore
 from hub.mall.view import FeedItem, replay
 from hub.wire.clients import kafka_options
-from tests.integration.mall.conftest import now, simulated, with_
+from tests.integration.mall.conftest import as_mall, now, simulated
 
 
 def steps_in(path) -> int:
@@ -27,7 +27,7 @@ def steps_in(path) -> int:
 async def test_view_equals_the_replay_after_a_kill_in_the_middle(mall_traffic, tmp_path):
     traffic = mall_traffic
     db = tmp_path / "mall.sqlite"
-    settings = with_(traffic.settings, mall_database=f"sqlite:{db}", mall_port=0, mall_batch_records=25)
+    settings = as_mall(traffic.settings, mall_database=f"sqlite:{db}", mall_port=0, mall_batch_records=25)
     events = simulated(seed=41, now=now())
     half = len(events) // 2
 
