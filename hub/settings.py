@@ -6,8 +6,10 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_serializer, field_validator
+from pydantic import Field, SecretStr, field_serializer, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hub.errors import HubError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -142,6 +144,33 @@ class Settings(BaseSettings):
             return ""
         return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
     # --- end of the service mall's settings ---
+
+    # --- Deployment: the principal's password from a file (compose `secrets:`, a mounted Secret) ---
+    kafka_password_file: Path | None = Field(
+        None, description="file holding this principal's password (e.g. /run/secrets/hub-worker.password), "
+        "read once at start when HUB_KAFKA_PASSWORD is unset; surrounding white space is dropped")
+
+    @field_validator("kafka_password_file", mode="before")
+    @classmethod
+    def _password_file_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _password_from_file(self) -> Settings:
+        # A HubError, not a ValueError: pydantic would wrap the latter with the raw input (other secrets
+        # included) in its message. The object is frozen: the password goes in as pydantic puts fields in.
+        if self.kafka_password is not None or self.kafka_password_file is None:
+            return self
+        path = self.kafka_password_file
+        try:
+            password = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise HubError(f"kafka_password_file: cannot read {str(path)[:200]} ({exc.strerror})") from None
+        if not password:
+            raise HubError(f"kafka_password_file: {str(path)[:200]} is empty")
+        object.__setattr__(self, "kafka_password", SecretStr(password))
+        return self
+    # --- end of the deployment settings ---
 
     @field_validator("bootstrap_servers")
     @classmethod

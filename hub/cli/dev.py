@@ -1,9 +1,12 @@
-"""``hub dev fetch|up|down``, ``hub demo``, ``hub publish``: the local stack and the demo (``hub.dev``)."""
+"""``hub dev fetch|up|down|pki|credentials``, ``hub demo``, ``hub publish``: the local stack, the demo and the
+first secrets of a deployment (``hub.dev``)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -65,6 +68,75 @@ def dev_down() -> None:
         return
     stack.stop()
     click.echo("stopped")
+
+
+def _octal(value: str, option: str) -> int:
+    try:
+        return int(value, 8)
+    except ValueError:
+        raise click.BadParameter(f"{value[:10]!r} is not an octal mode", param_hint=option) from None
+
+
+def _server(value: str) -> tuple[str, tuple[str, ...]]:
+    name, sep, hosts = value.partition("=")
+    names = tuple(h.strip() for h in hosts.split(",") if h.strip())
+    if not sep or not name or not names:
+        raise click.BadParameter(f"{value[:80]!r} is not NAME=HOST[,HOST...]", param_hint="--server")
+    return name, names
+
+
+@dev.command("pki")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--server", "servers", multiple=True, metavar="NAME=HOST[,HOST...]",
+              help="one certificate with common name NAME for these host names (repeat; `broker` is the "
+              "brokers' own, mapped to User:broker); none: the local stack's single certificate")
+@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 825))
+@click.option("--key-mode", default="600", show_default=True, help="octal mode of the key files (644 when "
+              "a server runs as another user and its folder is a volume only it mounts)")
+@click.option("--force", is_flag=True, help="replace an existing CA (every server and client then needs the "
+              "new one)")
+def dev_pki(out: Path, servers: tuple[str, ...], days: int, key_mode: str, force: bool) -> None:
+    """Make a development CA and server certificates (the compose stack's `certs` step). Keeps an existing
+    CA unless --force: production uses the regency's own PKI."""
+    import datetime as dt
+
+    from hub.dev.pki import make_dev_pki, make_service_pki
+
+    mode, hosts = _octal(key_mode, "--key-mode"), dict(_server(s) for s in servers)
+    existing = out / "ca" / "ca.pem" if servers else out / "ca.pem"
+    if existing.exists() and not force:
+        click.echo(f"{existing} exists: kept (--force to replace)")
+        return
+    if hosts:
+        made = make_service_pki(out, hosts, validity=dt.timedelta(days=days), key_mode=mode)
+        click.echo(f"CA {out / 'ca' / 'ca.pem'}; certificates for {', '.join(made)}")
+    else:
+        click.echo(f"CA {make_dev_pki(out).ca}")
+
+
+@dev.command("credentials")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="the credential store (HUB_ACCESS_CREDENTIALS_DIR): one <name>.password file each")
+@click.option("--extra", multiple=True, metavar="NAME", help="also a password for NAME (e.g. a database's)")
+@click.option("--file-mode", default="600", show_default=True, help="octal mode of the new files (644 for "
+              "compose secrets, which keep the host file's mode inside containers running as other "
+              "users; the folder stays 0700)")
+def dev_credentials(out: Path, extra: tuple[str, ...], file_mode: str) -> None:
+    """A password for every principal of the catalogue (HUB_* settings) that has none yet, before a
+    deployment's first start: `hub access apply` then takes them from this store. Never prints one."""
+    from hub.access.catalogue import principals
+    from hub.access.credentials import CredentialStore
+
+    mode = _octal(file_mode, "--file-mode")
+    store = CredentialStore(out)
+    names = [p.name for p in principals(get_settings())] + list(extra)
+    made = [name for name in names if not store.exists(name)]
+    for name in made:  # existing passwords (and their modes) are left alone
+        store.password(name)
+        os.chmod(out / f"{name}.password", mode)
+    out.mkdir(parents=True, exist_ok=True)
+    os.chmod(out, 0o700)
+    click.echo(f"{len(made)} new, {len(names) - len(made)} kept in {out}")
 
 
 @click.command()

@@ -1,9 +1,10 @@
 """What the hub admin does before a hub runs, in one call: the demo, the tests and the benchmarks use it.
 
-A deployment runs the same three steps as commands, as the admin principal (the Kubernetes topics Job,
-``deploy/k8s/topics-job.yaml``): ``hub topics create`` (every topic of the catalogue, partitions and
-replication from the settings), ``hub schemas register`` (every subject, BACKWARD_TRANSITIVE) and
-``hub access apply`` (every principal's credential, ACLs and quota). All three are idempotent.
+A deployment runs the same three steps as commands, as the admin principal (the Kubernetes Job
+``deploy/k8s/provision-job.yaml``, the ``provision`` service of ``deploy/compose.yaml``):
+``hub topics create`` (every topic of the catalogue, partitions and replication from the settings),
+``hub schemas register`` (every subject, BACKWARD_TRANSITIVE) and ``hub access apply`` (every principal's
+credential, ACLs and quota). All three are idempotent.
 """
 
 from __future__ import annotations
