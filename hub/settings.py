@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     idp_url: str | None = Field(None, description="OIDC realm URL of the registry's identity provider "
                                 "(Keycloak), where `hub access` keeps one client per principal; unset: the "
                                 "deployer manages the registry's clients")
+    access_suspended: str = Field("", description="comma-separated principals (e.g. agency-pln) that `hub access "
+                                  "apply` keeps revoked although the catalogue lists them: a suspension that "
+                                  "survives the next apply")
     client_quota_bytes: int = Field(1024 * 1024, ge=1024, description="produce and fetch quota, bytes/s per "
                                     "broker, of each agency, desk, mall and dispatcher principal")
 
@@ -227,6 +230,10 @@ class Settings(BaseSettings):
     def changelog_topic(self, table: str) -> str:
         """Faust's name for a table's changelog topic."""
         return f"{self.app_id}-{table}-changelog"
+
+    @property
+    def suspended_principals(self) -> frozenset[str]:
+        return frozenset(p.strip() for p in self.access_suspended.split(",") if p.strip())
 
     @property
     def bootstrap_list(self) -> list[str]:

@@ -67,8 +67,13 @@ class Access:
         """Credentials, ACLs and quotas of every principal of the catalogue (or of ``principals``), in a
         few batched requests. ``prune`` also removes ACLs the catalogue no longer lists for them (leave it
         off on a cluster several hubs share: their grants differ by topic names). The admin is skipped."""
-        chosen = [p for p in (principals if principals is not None else catalogue.principals(self.settings))
-                  if not p.super_user]
+        listed = principals if principals is not None else catalogue.principals(self.settings)
+        suspended = self.settings.suspended_principals
+        for p in listed:  # suspended: kept revoked, whatever the catalogue says
+            if p.name in suspended and not p.super_user and (self.store.exists(p.name)
+                                                             or self.broker.has_password(p.name)):
+                self.revoke(p)
+        chosen = [p for p in listed if not p.super_user and p.name not in suspended]
         names = [p.name for p in chosen]
         done = {name: Applied(name) for name in names}
         fresh = {name for name in names if not self.store.exists(name)}
