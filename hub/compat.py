@@ -70,10 +70,10 @@ def check_versions() -> None:
 class _TolerantPyBatch(_DefaultRecordBatchPy):
     """aiokafka's Python batch parser, reading a header key that is not UTF-8 as ``UNREADABLE_HEADER``."""
 
-    def _read_msg(self, decode_varint: Any = decode_varint) -> _DefaultRecordPy:  # type: ignore[override]
+    def _read_msg(self, decode_varint: Any = decode_varint) -> _DefaultRecordPy:
         # aiokafka 0.14 _DefaultRecordBatchPy._read_msg, the header key decoding aside.
         buffer = self._buffer
-        pos = self._pos
+        pos: int = self._pos  # type: ignore[has-type]  # set in aiokafka's __init__ without annotation
         length, pos = decode_varint(buffer, pos)
         start_pos = pos
         _, pos = decode_varint(buffer, pos)  # attributes
@@ -172,4 +172,4 @@ class TolerantMemoryRecords:
 def tolerate_unreadable_headers() -> None:
     """Install :class:`TolerantMemoryRecords` in aiokafka's fetcher (idempotent)."""
     check_versions()
-    fetcher.MemoryRecords = TolerantMemoryRecords  # type: ignore[misc,assignment]
+    setattr(fetcher, "MemoryRecords", TolerantMemoryRecords)  # noqa: B010 (a module global, patched)

@@ -12,6 +12,7 @@ provider's console), see ``deploy/README.md``.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from aiokafka.admin import AIOKafkaAdminClient
@@ -130,7 +131,7 @@ class Access:
         return self.broker.has_password(principal.name), self.broker.acls(principal.name)
 
 
-async def _set_quotas(settings: Settings, values: dict[str, int | None]) -> None:
+async def _set_quotas(settings: Settings, values: Mapping[str, int | None]) -> None:
     admin = AIOKafkaAdminClient(request_timeout_ms=10_000, **kafka_options(settings))
     await admin.start()
     try:

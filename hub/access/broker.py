@@ -15,6 +15,7 @@ aiokafka. The admin client runs as the hub admin (``hub.wire.clients.confluent_o
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from confluent_kafka.admin import (
     AclBinding,
@@ -50,9 +51,12 @@ def _binding(principal: str, grant: Grant) -> AclBinding:
 
 
 def _grant(binding: AclBinding) -> Grant:
-    resource = {v: k for k, v in _RESOURCE.items()}[binding.restype]
-    pattern = {v: k for k, v in _PATTERN.items()}[binding.resource_pattern_type]
-    return Grant(resource, binding.name, binding.operation.name, pattern)  # type: ignore[arg-type]
+    restype, pattern_type, operation = binding.restype, binding.resource_pattern_type, binding.operation
+    assert isinstance(restype, ResourceType) and isinstance(pattern_type, ResourcePatternType)
+    assert isinstance(operation, AclOperation)
+    resource = {v: k for k, v in _RESOURCE.items()}[restype]
+    pattern = {v: k for k, v in _PATTERN.items()}[pattern_type]
+    return Grant(resource, binding.name, operation.name, pattern)  # type: ignore[arg-type]
 
 
 class Broker:
@@ -91,8 +95,9 @@ class Broker:
     def with_password(self, principals: Iterable[str]) -> set[str]:
         """Those of ``principals`` that have a SCRAM credential on the brokers."""
         found = set()
-        for name, future in self.admin.describe_user_scram_credentials(list(principals),
-                                                                       request_timeout=TIMEOUT).items():
+        answers = self.admin.describe_user_scram_credentials(list(principals), request_timeout=TIMEOUT)
+        assert isinstance(answers, dict)  # one future per user when users are named
+        for name, future in answers.items():
             try:
                 if future.result().scram_credential_infos:
                     found.add(name)
@@ -106,8 +111,9 @@ class Broker:
 
     def all_acls(self, principal: str | None = None) -> dict[str, set[Grant]]:
         """ALLOW bindings the brokers hold, by principal name (of one principal, or of all)."""
-        flt = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY,
-                               user(principal) if principal else None, None, AclOperation.ANY,
+        anyone: Any = None  # librdkafka's filters take None for "any"; its stubs say str
+        flt = AclBindingFilter(ResourceType.ANY, anyone, ResourcePatternType.ANY,
+                               user(principal) if principal else anyone, anyone, AclOperation.ANY,
                                AclPermissionType.ALLOW)
         out: dict[str, set[Grant]] = {}
         for binding in self.admin.describe_acls(flt, request_timeout=TIMEOUT).result():

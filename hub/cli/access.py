@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from hub.settings import get_settings
+from hub.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from hub.access.apply import Access
+    from hub.access.catalogue import Principal
 
 
 @click.group()
@@ -12,7 +18,7 @@ def access() -> None:
     """Who may do what on the brokers and in the schema registry (run as the hub admin)."""
 
 
-def _access():  # type: ignore[no-untyped-def]
+def _access() -> tuple[Settings, Access]:
     from hub.access.apply import Access
     from hub.access.credentials import store_of
 
@@ -23,7 +29,7 @@ def _access():  # type: ignore[no-untyped-def]
         raise click.ClickException(str(exc)) from None
 
 
-def _principal(settings, name: str):  # type: ignore[no-untyped-def]
+def _principal(settings: Settings, name: str) -> Principal:
     from hub.access import catalogue
 
     try:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import click
 
+T = TypeVar("T")
 
-def or_exit(fn):  # type: ignore[no-untyped-def]
+
+def or_exit(fn: Callable[[], T]) -> T:
     from hub.dev.stack import StackError
 
     try:

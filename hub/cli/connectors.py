@@ -78,8 +78,8 @@ def forward(outbox_path: Path, connector: str, chunk: int, until_empty: bool, no
             verbose: bool) -> None:
     """Send what a local outbox holds to the hub (store and forward), retrying while Kafka is away."""
     from hub.connectors.loops import run_until_signalled
-    from hub.connectors.publisher import Publisher
     from hub.connectors.outbox import Forwarder, Outbox
+    from hub.connectors.publisher import Publisher
 
     _logging(verbose)
 
@@ -141,9 +141,9 @@ def desk() -> None:
               "publishes to its own intake topic as its own principal")
 def desk_serve(tokens: Path, outbox_path: Path, host: str, port: int, node: str) -> None:
     """Serve the intake API; forward the outbox; follow the MPP feed for status look-ups."""
-    from hub.ops.runtime import start_process_services
-    from hub.connectors.loops import run_until_signalled
     from hub.connectors.intake_api import DeskTokens, serve
+    from hub.connectors.loops import run_until_signalled
+    from hub.ops.runtime import start_process_services
 
     settings = get_settings()
     start_process_services(settings, "connector")  # JSON logs, /metrics, /healthz, /readyz
@@ -203,8 +203,8 @@ def agency_run(code: str, state_dir: Path, sql_dsn: str | None, webhook_port: in
     """
     import importlib
 
-    from hub.ops.runtime import start_process_services
     from hub.connectors.loops import run_until_signalled
+    from hub.ops.runtime import start_process_services
 
     if webhook_port and not webhook_secret:
         raise click.UsageError("--webhook-port needs --webhook-secret (or HUB_AGENCY_WEBHOOK_SECRET)")

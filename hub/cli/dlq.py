@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import click
 
@@ -18,6 +20,8 @@ def _when(value: str | None) -> datetime | None:
     return found if found.tzinfo else found.replace(tzinfo=UTC)
 
 
+F = TypeVar("F", bound=Callable[..., object])
+
 _filters = [
     click.option("--reason", "reasons", multiple=True, help="dlq_reason to select (repeatable)"),
     click.option("--since", help="dead-lettered at or after (ISO 8601; UTC if no zone)"),
@@ -25,7 +29,7 @@ _filters = [
 ]
 
 
-def _with_filters(fn):  # type: ignore[no-untyped-def]
+def _with_filters(fn: F) -> F:
     for option in reversed(_filters):
         fn = option(fn)
     return fn

@@ -7,8 +7,8 @@ import sys
 import click
 
 from hub.settings import Settings
-from hub.wire.governance import LEVEL, check, register_all
 from hub.wire import clients
+from hub.wire.governance import LEVEL, check, register_all
 from hub.wire.registry import RegistryError
 
 

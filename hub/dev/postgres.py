@@ -24,8 +24,8 @@ def pg_bin() -> Path:
     for found in sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), reverse=True):
         return found.parent
     cache = stack_home() / "postgresql"
-    found = sorted(cache.glob("usr/lib/postgresql/*/bin/initdb"))
-    if not found:
+    fetched = sorted(cache.glob("usr/lib/postgresql/*/bin/initdb"))
+    if not fetched:
         cache.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory() as debs:
             done = subprocess.run(["apt-get", "download", "postgresql-15", "postgresql-client-15", "libpq5"],
@@ -35,10 +35,10 @@ def pg_bin() -> Path:
                                  f"{done.stderr[-500:]} (Debian: apt-get install postgresql-15)")
             for deb in Path(debs).glob("*.deb"):
                 subprocess.run(["dpkg", "-x", str(deb), str(cache)], check=True)
-        found = sorted(cache.glob("usr/lib/postgresql/*/bin/initdb"))
-    if not found:
+        fetched = sorted(cache.glob("usr/lib/postgresql/*/bin/initdb"))
+    if not fetched:
         raise StackError("PostgreSQL binaries not found (Debian: apt-get install postgresql-15)")
-    return found[-1].parent
+    return fetched[-1].parent
 
 
 def _has_user(name: str) -> bool:

@@ -6,12 +6,19 @@ service mall's volumes: civil-registry papers first, then utilities, health insu
 
 from __future__ import annotations
 
+import asyncio
+import math
 import random
-from collections.abc import Iterator
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
 
 from hub.connectors.village_desk import submission
-from hub.core import regions
+from hub.core import catalogue, regions
+from hub.core.lifecycle import Status, is_allowed, to_canonical
 from hub.core.models import Citizen, RequestLifecycleEvent
 from hub.core.validation import make_kk, make_nik
 
@@ -75,14 +82,6 @@ def village_requests(n: int, *, seed: int = 1, now: datetime | None = None) -> I
 # Full traffic: requests from every village and the agencies' answers, as a deterministic schedule.
 # ``schedule`` is pure (same arguments, same schedule, ids included); ``drive`` publishes it in time.
 # ---------------------------------------------------------------------------------------------------
-import asyncio  # noqa: E402
-import math  # noqa: E402
-import uuid  # noqa: E402
-from collections import Counter  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-
-from hub.core import catalogue  # noqa: E402
-from hub.core.lifecycle import Status, is_allowed, to_canonical  # noqa: E402
 
 SIM_NS = uuid.UUID("0d5e7c4a-3510-4d11-9a5e-73696d756c61")
 
@@ -221,9 +220,16 @@ def schedule(*, seed: int, rate: float, duration: float, now: datetime, day_seco
     return items
 
 
-async def drive(publisher, items: list[Scheduled], *, stopping: asyncio.Event | None = None,  # type: ignore[no-untyped-def]
-                window: float = 0.05, on_batch=None) -> Counter:  # type: ignore[no-untyped-def]
-    """Publish ``items`` at their times (relative to now) through ``publisher`` (a started Publisher)."""
+class BatchPublisher(Protocol):
+    """What :func:`drive` publishes through (``Publisher``, ``hub.dev.sources.SourcePublishers``)."""
+
+    async def send_batch(self, items: Sequence[tuple[RequestLifecycleEvent, str | None, str | None]]
+                         ) -> list[BaseException | None]: ...
+
+
+async def drive(publisher: BatchPublisher, items: list[Scheduled], *, stopping: asyncio.Event | None = None,
+                window: float = 0.05, on_batch: Callable[[int], object] | None = None) -> Counter[str]:
+    """Publish ``items`` at their times (relative to now) through ``publisher`` (a started one)."""
     loop = asyncio.get_running_loop()
     start = loop.time()
     counts: Counter = Counter()

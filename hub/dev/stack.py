@@ -76,8 +76,9 @@ def find_java(minimum: int) -> str:
     candidates = []
     if os.environ.get("JAVA_HOME"):
         candidates.append(str(Path(os.environ["JAVA_HOME"]) / "bin" / "java"))
-    if shutil.which("java"):
-        candidates.append(shutil.which("java"))
+    on_path = shutil.which("java")
+    if on_path:
+        candidates.append(on_path)
     candidates += sorted(str(p) for p in Path("/usr/lib/jvm").glob("*/bin/java"))
     seen = []
     for java in dict.fromkeys(candidates):

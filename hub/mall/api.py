@@ -309,7 +309,7 @@ def create_app(ctx: MallContext) -> FastAPI:
 
 def openapi() -> dict[str, Any]:
     """The API's OpenAPI document (``docs/openapi-mall.json``), from a context nothing is read from."""
-    settings = Settings()  # type: ignore[call-arg]  # from the environment
+    settings = Settings()  # from the environment
     ctx = MallContext(settings, None, None, StaffDirectory(), Sessions(), RateLimiter(1))  # type: ignore[arg-type]
     return create_app(ctx).openapi()
 
