@@ -35,8 +35,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from hub.access.catalogue import agency_group_prefix
 from hub.connectors.follower import Follower, Seen
 from hub.connectors.loops import Loops
-from hub.connectors.publisher import Publisher
 from hub.connectors.outbox import Forwarder, Outbox
+from hub.connectors.publisher import Publisher
 from hub.core import catalogue, lifecycle
 from hub.core.errors import ValidationError
 from hub.core.models import RequestLifecycleEvent

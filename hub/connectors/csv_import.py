@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from hub.connectors.outbox import Outbox
 from hub.connectors.village_desk import CitizenIn, SubmitIn, build_submission, parse, source_of
 from hub.core.errors import ValidationError, ValidationErrors
 from hub.core.models import RequestLifecycleEvent
@@ -73,8 +74,9 @@ def iter_rows(text: str, *, region: str | None = None, now: datetime | None = No
     seen: dict[str, int] = {}
     for row in reader:
         line = reader.line_num
-        if row.get(None):  # type: ignore[call-overload]
-            yield line, None, [RowError(line, "(row)", f"{len(row[None])} cells more than the header")]  # type: ignore[index]
+        extra = row.get(None)  # csv's restkey: cells beyond the header
+        if extra:
+            yield line, None, [RowError(line, "(row)", f"{len(extra)} cells more than the header")]
             continue
         try:
             data = parse(SubmitIn, _body(row))
@@ -123,7 +125,7 @@ def template() -> str:
     return ",".join(COLUMNS) + "\n" + ",".join(example.get(c, "") for c in COLUMNS) + "\n"
 
 
-def import_file(path: Path, outbox, *, region: str | None = None, report: Path | None = None,  # type: ignore[no-untyped-def]
+def import_file(path: Path, outbox: Outbox, *, region: str | None = None, report: Path | None = None,
                 on_row: Callable[[], object] | None = None, batch: int = 500) -> tuple[Parsed, int]:
     """Import ``path`` into ``outbox`` (an ``Outbox``); returns (parsed, newly enqueued).
     ``on_row`` is called after each data row (a progress bar)."""

@@ -6,6 +6,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiokafka import ConsumerRecord
 
 from hub.core.models import RequestLifecycleEvent
 from hub.settings import Settings
@@ -35,7 +38,7 @@ class Follower:
         self.ready = asyncio.Event()  # set once partitions are assigned
         self.count = 0
 
-    def _decode(self, message) -> tuple[RequestLifecycleEvent, str] | None:  # type: ignore[no-untyped-def]
+    def _decode(self, message: ConsumerRecord[Any, Any]) -> tuple[RequestLifecycleEvent, str] | None:
         try:
             event = RequestLifecycleEvent.from_avro(self.codec.decode(message.value).record)
             return event, ce.from_headers(message.headers).source

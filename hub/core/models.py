@@ -13,6 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from hub.core.lifecycle import Status
 
+
 def utc_millis(value: datetime) -> datetime:
     """An Avro timestamp-millis value: time-zone aware, in UTC, truncated to the millisecond."""
     if value.tzinfo is None:

@@ -10,7 +10,6 @@ them in step): ``hub asyncapi -o docs/asyncapi.yaml``.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import yaml

@@ -178,8 +178,8 @@ class Codec:
         if plan is None:
             name, writer, writer_json = self._writer(schema_id)
             reader = self._readers.get(name)
-            resolve = reader is not None and reader[1] != writer_json
-            plan = self._plans[schema_id] = (name, writer, reader[0] if resolve else None)
+            resolved = reader[0] if reader is not None and reader[1] != writer_json else None
+            plan = self._plans[schema_id] = (name, writer, resolved)
         return plan
 
     def decode(self, data: bytes | None) -> Decoded:
@@ -197,4 +197,6 @@ class Codec:
             raise MalformedAvro(f"Avro body does not match schema id {schema_id} ({name}): {exc!r}") from exc
         if buffer.tell() != len(data):
             raise MalformedAvro(f"{len(data) - buffer.tell()} trailing bytes after a {name} record")
+        if not isinstance(record, dict):
+            raise MalformedAvro(f"schema id {schema_id} ({name}) is not a record schema")
         return Decoded(schema_id, name, record)

@@ -26,7 +26,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-
 from hub.settings import Settings
 from hub.wire.codec import subject_for
 from hub.wire.registry import RegistryError, SchemaRegistry

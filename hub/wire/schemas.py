@@ -24,7 +24,6 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.core.models import UtcMillis
-
 from hub.wire import cloudevents as ce
 from hub.wire.codec import fullname
 
@@ -62,7 +61,8 @@ def schema_files(schemas_dir: Path) -> dict[str, Path]:
 
 
 def _subclasses(cls: type) -> list[type]:
-    out = []
+    out: list[type] = []
+    sub: type[Any]
     for sub in cls.__subclasses__():
         out.append(sub)
         out.extend(_subclasses(sub))
@@ -133,7 +133,7 @@ def to_record(model: BaseModel) -> dict[str, Any]:
 
 def from_record(model: type[BaseModel], record: dict[str, Any]) -> BaseModel:
     own = getattr(model, "from_avro", None)
-    return own(record) if callable(own) else model.model_validate(record)  # type: ignore[no-any-return]
+    return own(record) if callable(own) else model.model_validate(record)
 
 
 def cloud_event(event: Any, source: str, traceparent: str | None = None) -> ce.CloudEvent:

@@ -27,12 +27,24 @@ from typing import Any, Final
 from hub.core.errors import ValidationError
 from hub.core.native.bpjs import BpjsFaskesChange, BpjsRegistration
 from hub.core.native.desa import CoverLetter, VillageDeskSubmission
-from hub.core.native.dukcapil import (BirthRegistration, ChildIdCardApplication, DeathRegistration,
-                                      FamilyCardApplication, FamilyCardReason, KtpElApplication, MovingDirection,
-                                      MovingRegistration)
+from hub.core.native.dukcapil import (
+    BirthRegistration,
+    ChildIdCardApplication,
+    DeathRegistration,
+    FamilyCardApplication,
+    FamilyCardReason,
+    KtpElApplication,
+    MovingDirection,
+    MovingRegistration,
+)
 from hub.core.native.envelope import NativeEvent, to_lifecycle
 from hub.core.native.fields import PII, SPECIFIC, Kind, Personal, personal_fields
-from hub.core.native.utilities import PLN_POWER_VA, PlnConnectionRequest, PlnRequestType, PudamConnectionRequest
+from hub.core.native.utilities import (
+    PLN_POWER_VA,
+    PlnConnectionRequest,
+    PlnRequestType,
+    PudamConnectionRequest,
+)
 
 __all__ = [
     "NATIVE_EVENTS", "PII", "PLN_POWER_VA", "SPECIFIC", "Kind", "NativeEvent", "Personal", "parse_native",
@@ -53,7 +65,8 @@ def _concrete(cls: type[NativeEvent]) -> list[type[NativeEvent]]:
 
 
 #: Every native event model, by its Avro full name (every NativeEvent subclass that names a SCHEMA).
-NATIVE_EVENTS: Final[dict[str, type[NativeEvent]]] = {cls.SCHEMA: cls for cls in _concrete(NativeEvent)}
+NATIVE_EVENTS: Final[dict[str, type[NativeEvent]]] = {
+    cls.SCHEMA: cls for cls in _concrete(NativeEvent)}  # type: ignore[type-abstract]  # concrete subclasses only
 
 
 def parse_native(data: dict[str, Any], schema: str) -> NativeEvent:

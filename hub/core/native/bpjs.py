@@ -10,8 +10,18 @@ from pydantic import model_validator
 
 from hub.core.models import Citizen
 from hub.core.native.envelope import NAMESPACE, NativeEvent, refuse
-from hub.core.native.fields import (PII, SPECIFIC, BpjsNumber, FaskesCode, KkNumber, Nik, PersonName, Phone,
-                                    VillageCode, check_nik)
+from hub.core.native.fields import (
+    PII,
+    SPECIFIC,
+    BpjsNumber,
+    FaskesCode,
+    KkNumber,
+    Nik,
+    PersonName,
+    Phone,
+    VillageCode,
+    check_nik,
+)
 
 
 # --------------------------------------------------------------------------------------------------

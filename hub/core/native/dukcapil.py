@@ -10,8 +10,19 @@ from pydantic import Field, model_validator
 
 from hub.core.models import Citizen
 from hub.core.native.envelope import NAMESPACE, NativeEvent, on_or_before, refuse
-from hub.core.native.fields import (PII, SPECIFIC, Address, AnyVillageCode, KkNumber, Nik, NikFemale, NikMale,
-                                    PersonName, VillageCode, check_nik)
+from hub.core.native.fields import (
+    PII,
+    SPECIFIC,
+    Address,
+    AnyVillageCode,
+    KkNumber,
+    Nik,
+    NikFemale,
+    NikMale,
+    PersonName,
+    VillageCode,
+    check_nik,
+)
 
 
 # --------------------------------------------------------------------------------------------------

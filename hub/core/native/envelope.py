@@ -52,7 +52,7 @@ class NativeEvent(BaseModel):
         """The catalogue service code this native event asks for."""
 
     def canonical_region(self) -> str:
-        return self.region_code  # type: ignore[attr-defined, no-any-return]
+        return self.region_code  # type: ignore[attr-defined]
 
     @abstractmethod
     def canonical_citizen(self) -> Citizen | None:

@@ -61,7 +61,7 @@ def _nik(value: str, info: ValidationInfo) -> str:
     return value
 
 
-def _nik_of(sex: Literal["F", "M"]):  # type: ignore[no-untyped-def]
+def _nik_of(sex: Literal["F", "M"]) -> Callable[[str, ValidationInfo], str]:
     def check(value: str, info: ValidationInfo) -> str:
         field = field_name(info, "nik")
         found = check_nik(value, field)
@@ -111,7 +111,7 @@ def _service(value: str, info: ValidationInfo) -> str:
 _FASKES_RE: Final = re.compile(r"[0-9A-Z]{8}")
 
 
-def _pattern(regex: re.Pattern[str], what: str):  # type: ignore[no-untyped-def]
+def _pattern(regex: re.Pattern[str], what: str) -> Callable[[str, ValidationInfo], str]:
     def check(value: str, info: ValidationInfo) -> str:
         if not regex.fullmatch(value):
             raise ValidationError(field_name(info, "value"), f"must be {what}")

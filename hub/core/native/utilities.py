@@ -12,7 +12,6 @@ from hub.core.models import Citizen
 from hub.core.native.envelope import NAMESPACE, NativeEvent, refuse
 from hub.core.native.fields import PII, Address, Idpel, Kind, Nik, PersonName, Phone, VillageCode, field_name
 
-
 # --------------------------------------------------------------------------------------------------
 # Utilities: PLN (electricity) and PUDAM (water)
 # --------------------------------------------------------------------------------------------------
