@@ -170,7 +170,7 @@ def run_demo(*, rate: float = 15.0, duration: float = 15.0, seed: int = 2026, ti
     dist = fetch()
     workdir = Path(tempfile.mkdtemp(prefix="hub-demo-"))
     stack = LocalStack(workdir, dist=dist)
-    say(f"starting Kafka (KRaft) and Apicurio Registry on loopback; logs in {stack.logs}")
+    say(f"starting Kafka (KRaft), Apicurio Registry and Keycloak on loopback; logs in {stack.logs}")
     started = time.monotonic()
     stack.start()
     say(f"stack ready in {time.monotonic() - started:.1f}s (TLS everywhere, SCRAM-SHA-512, ACLs; registry behind "

@@ -180,8 +180,13 @@ class Engine:
                 raise Conflict(f"request {event.request_id} is {entry['service']} at {entry['agency']}, "
                                f"this event says {event.service_code} at {event.agency}")
         state = RequestState.from_dict(entry["state"]) if entry else None
-        first_at = state.history[0].occurred_at if state and not state.dropped else None
-        check_not_before_first(event, first_at)
+        # "The request's first event" is its submission: each source writes its own topic, so an agency's
+        # answer may be read before the desk's submission of the same request (no order across topics) and
+        # the submission, arriving later, is placed before it by its time. An answer may not be dated
+        # before the submission.
+        submitted = [h.occurred_at for h in state.history if h.status is Status.SUBMITTED] if state else []
+        if event.status is not Status.SUBMITTED and state is not None and not state.dropped and submitted:
+            check_not_before_first(event, min(submitted))
         t = Transition(event.event_id, event.status, event.occurred_at, event.native_status, seq=origin.offset)
         outcome = apply(state, event.request_id, t)
         if not outcome.accepted or outcome.state is None:

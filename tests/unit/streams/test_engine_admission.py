@@ -65,3 +65,17 @@ def test_an_event_dated_before_the_request_s_first_event_is_refused_but_a_resend
     later = step(BASE, Status.RECEIVED, 1)
     assert feed(first.entry, later.model_copy(update={"occurred_at": BASE.occurred_at + timedelta(seconds=1)})
                 )[0].accepted is not None
+
+
+def test_a_submission_read_after_its_agency_s_answer_is_placed_before_it():
+    """Each source writes its own topic, so the worker may read an agency's answer before the desk's
+    submission of the same request: the submission is still accepted and placed first by its time."""
+    answer = step(BASE, Status.RECEIVED, 1, source_system="siak-dukcapil")
+    first, _ = feed(None, answer, source="/agency/dukcapil/siak-dukcapil")
+    late_submission, _ = feed(first.entry, BASE)  # dated an hour before the answer
+    history = late_submission.entry["state"]["history"]
+    assert [h[1] for h in history] == ["SUBMITTED", "RECEIVED"]
+    assert late_submission.entry["state"]["status"] == "RECEIVED"
+    before = step(BASE, Status.VERIFIED, -2, source_system="siak-dukcapil")  # before the submission: refused
+    with pytest.raises(ContentError, match="before the request's first event"):
+        feed(late_submission.entry, before, source="/agency/dukcapil/siak-dukcapil")
