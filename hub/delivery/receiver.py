@@ -44,6 +44,11 @@ class Received:
     def doc(self) -> dict[str, Any]:
         return dict(json.loads(self.body))
 
+    def headers(self) -> dict[str, str]:
+        """The Standard Webhooks headers it came with (to verify it again with another secret)."""
+        return {"webhook-id": self.webhook_id, "webhook-timestamp": self.timestamp,
+                "webhook-signature": self.signature}
+
 
 #: (status, headers) of an answer.
 Reply = tuple[int, dict[str, str]]

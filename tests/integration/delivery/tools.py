@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hub.connectors.publisher import Publisher
-from hub.core import catalogue
 from hub.core.lifecycle import Status
 from hub.core.models import RequestLifecycleEvent
 from hub.delivery import service
@@ -74,12 +73,12 @@ async def register(settings: Settings, url: str, *, secret: str | None = None, a
 
 def lifecycle(requests: int, steps: int = 3, *, seed: int = 5, agency: str = AGENCY,
               ) -> list[RequestLifecycleEvent]:
-    """``requests`` requests of ``agency`` with ``steps`` events each, interleaved request by request."""
-    codes = [s.code for s in catalogue.services_of(agency)]
+    """``requests`` valid requests of ``agency`` (from the simulator) with ``steps`` events each (submitted,
+    verified, in process...), one step of every request after the other."""
+    firsts = [e for e in village_requests(requests * 12, seed=seed) if e.agency == agency][:requests]
+    assert len(firsts) == requests, f"the simulator gave fewer than {requests} {agency} requests"
     base = datetime.now(UTC) - timedelta(hours=1)
-    firsts = [e.model_copy(update={"agency": agency, "service_code": codes[i % len(codes)],
-                                   "occurred_at": base + timedelta(seconds=i)})
-              for i, e in enumerate(village_requests(requests, seed=seed))]
+    firsts = [e.model_copy(update={"occurred_at": base + timedelta(seconds=i)}) for i, e in enumerate(firsts)]
     out = []
     for step in range(steps):
         for first in firsts:
