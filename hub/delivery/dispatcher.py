@@ -5,8 +5,8 @@
                    seek to the store's offsets       │    └──── journal ◄──┘ (attempt log, schedule)
                                                      └──► store ◄── scheduler (due deliveries) ──► lanes
 
-* One consumer group (``HUB_DELIVERY_GROUP``, default ``<app_id>-dispatcher``) over every agency topic;
-  several dispatchers share the partitions. A dispatcher retries only the parked deliveries of the
+* One consumer group (``HUB_DELIVERY_GROUP``, default ``<app_id>-dispatcher``) over every agency topic
+  (subscribed by pattern: a topic created later joins); several dispatchers share the partitions. A dispatcher retries only the parked deliveries of the
   partitions it owns, so each delivery has one owner at a time.
 * Input offsets live in the store and are saved in the same transaction as the deliveries they settle
   (``hub.delivery.journal``); on assignment the consumer seeks to them. They are also committed to Kafka,
@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import re
 import time
 from typing import Any
 
@@ -121,7 +122,9 @@ class Dispatcher:
         self._consumer = AIOKafkaConsumer(**kafka_options(s), group_id=s.delivery_consumer_group,
                                           enable_auto_commit=False, auto_offset_reset="earliest",
                                           client_id="hub-dispatcher", max_poll_records=s.delivery_batch_max)
-        self._consumer.subscribe(sorted(self.topics), listener=_Listener(self))
+        # A pattern, not a list: an agency topic that does not exist (yet) is no error, it joins when created.
+        pattern = "^(?:" + "|".join(re.escape(t) for t in sorted(self.topics)) + ")$"
+        self._consumer.subscribe(pattern=pattern, listener=_Listener(self))
         await self._consumer.start()
         self._tasks["consume"] = asyncio.create_task(self._consume(self._reading), name="dispatcher-consume")
         return self

@@ -24,8 +24,17 @@ from hub.wire.codec import Codec
 from hub.wire.registry import SchemaRegistry
 from hub.wire.tail import collect
 from hub.wire.topics import ensure_topics, topic_specs
-from tests.integration.delivery.tools import (AGENCY, STEPS, lifecycle, opened, publish, register, running,
-                                              topics, until)
+from tests.integration.delivery.tools import (
+    AGENCY,
+    STEPS,
+    lifecycle,
+    opened,
+    publish,
+    register,
+    running,
+    topics,
+    until,
+)
 
 
 async def test_an_agency_endpoint_receives_its_requests_through_the_whole_hub(delivery_settings, receivers,
@@ -71,7 +80,8 @@ async def test_an_agency_endpoint_receives_its_requests_through_the_whole_hub(de
         assert [d["sequence"] for d in ordered] == [1, 2, 3]
         assert [d["data"]["status"] for d in ordered] == [s.value for s in STEPS[:3]]
 
-    audit = [AuditEntry.from_avro(codec.decode(r.value).record) for r in records if r.topic == settings.topic_audit]
+    audit = [AuditEntry.from_avro(codec.decode(r.value).record) for r in records
+             if r.topic == settings.topic_audit]
     webhook = [a for a in audit if a.deliveries[0].channel == "webhook"]
     assert {a.event_ce_id for a in webhook} == {e.event_id for e in events}
     for entry in webhook:

@@ -48,8 +48,9 @@ def endpoint(n: int = 1, **changes) -> Endpoint:
 def delivery(n: int, *, ep: str = "ep_1", request: str = "R1", state: State = State.SCHEDULED, seq: int = 1,
              next_at: float | None = T0, partition: int = 0, created: float = T0, **changes) -> Delivery:
     d = Delivery(id=f"dl_{n:04d}", endpoint_id=ep, agency="pln", request_id=request, ce_source="/src",
-                 ce_id=f"evt-{n}", ce_type="t", seq=seq, topic=TOPIC, partition=partition, offset=n, state=state,
-                 next_at=next_at, created_at=created, updated_at=created, payload='{"x":1}', personal=("nik",))
+                 ce_id=f"evt-{n}", ce_type="t", seq=seq, topic=TOPIC, partition=partition, offset=n,
+                 state=state, next_at=next_at, created_at=created, updated_at=created, payload='{"x":1}',
+                 personal=("nik",))
     return replace(d, **changes)
 
 
@@ -60,7 +61,8 @@ async def test_endpoints_round_trip_update_and_list(store):
     assert [e.id for e in await store.list_endpoints()] == ["ep_2", "ep_1"]  # by agency
     assert [e.id for e in await store.list_endpoints("pln")] == ["ep_1"]
     changed = await store.update_endpoint("ep_1", T0 + 5, status=EndpointStatus.PAUSED, rate_limit=None,
-                                          filters=Filters(), previous_secret="whsec_old", previous_until=T0 + 9)
+                                          filters=Filters(), previous_secret="whsec_old",
+                                          previous_until=T0 + 9)
     assert changed == replace(endpoint(1), status=EndpointStatus.PAUSED, rate_limit=None, filters=Filters(),
                               previous_secret="whsec_old", previous_until=T0 + 9, updated_at=T0 + 5)
     assert await store.update_endpoint("ep_9", T0, status=EndpointStatus.PAUSED) is None
@@ -100,7 +102,8 @@ async def test_due_earliest_and_the_owned_partitions(store):
     async with store.unit() as unit:
         await unit.insert([delivery(1, next_at=T0 - 5), delivery(2, next_at=T0 - 1, partition=1),
                            delivery(3, next_at=T0 + 60), delivery(4, state=State.HELD, next_at=None),
-                           delivery(5, ep="ep_2", next_at=T0 - 9), delivery(6, state=State.DELIVERED, next_at=None)])
+                           delivery(5, ep="ep_2", next_at=T0 - 9),
+                           delivery(6, state=State.DELIVERED, next_at=None)])
     assert [d.id for d in await store.due("ep_1", None, T0, 10)] == ["dl_0001", "dl_0002"]
     assert [d.id for d in await store.due("ep_1", [1], T0, 10)] == ["dl_0002"]
     assert [d.id for d in await store.due("ep_1", [], T0, 10)] == []
@@ -129,7 +132,8 @@ async def test_updates_the_attempt_log_resend_and_listing(store):
         await unit.insert([delivery(n, created=T0 + n) for n in range(1, 8)])
         await unit.update([delivery(1, created=T0 + 1, state=State.EXHAUSTED, attempts=10, next_at=None,
                                     last_status=500, last_error="HTTP 500", updated_at=T0 + 99)])
-        await unit.log([Attempt("dl_0001", "ep_1", "evt-1", 10, T0 + 98, 12, "exhausted", 500, None, "oops", None),
+        await unit.log([Attempt("dl_0001", "ep_1", "evt-1", 10, T0 + 98, 12, "exhausted", 500, None, "oops",
+                                None),
                         Attempt("dl_0001", "ep_1", "evt-1", 9, T0 + 50, 5000, "retry", None, "timeout", None,
                                 T0 + 90)])
     exhausted = await store.get_delivery("dl_0001")
@@ -139,7 +143,8 @@ async def test_updates_the_attempt_log_resend_and_listing(store):
     page = await store.list_deliveries(limit=3)
     assert [d.id for d in page.deliveries] == ["dl_0001", "dl_0002", "dl_0003"] and page.next_cursor
     rest = await store.list_deliveries(limit=10, cursor=page.next_cursor)
-    assert [d.id for d in rest.deliveries] == [f"dl_{n:04d}" for n in range(4, 8)] and rest.next_cursor is None
+    assert [d.id for d in rest.deliveries] == [f"dl_{n:04d}" for n in range(4, 8)]
+    assert rest.next_cursor is None
     window = await store.list_deliveries(since=T0 + 2, until=T0 + 4, states=[State.SCHEDULED])
     assert [d.id for d in window.deliveries] == ["dl_0002", "dl_0003"]
     assert (await store.list_deliveries(states=[State.EXHAUSTED])).deliveries == [exhausted]
@@ -147,7 +152,8 @@ async def test_updates_the_attempt_log_resend_and_listing(store):
         await store.list_deliveries(cursor="garbage")
     assert await store.resend(["dl_0001", "dl_0002", "dl_0099"], T0 + 200) == 1  # an unresolved one stays
     again = await store.get_delivery("dl_0001")
-    assert (again.state, again.next_at, again.round_start, again.attempts) == (State.SCHEDULED, T0 + 200, 10, 10)
+    assert (again.state, again.next_at, again.round_start, again.attempts) == (State.SCHEDULED, T0 + 200, 10,
+                                                                                10)
     assert await store.find_delivery("ep_1", "evt-3") == delivery(3, created=T0 + 3)
 
 

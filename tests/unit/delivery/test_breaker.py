@@ -5,8 +5,16 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.delivery.breaker import (DAY, FIRST_PROBE, MAX_PROBE, MIN_ATTEMPTS, Breaker, State, may_notify,
-                                  should_disable)
+from hub.delivery.breaker import (
+    DAY,
+    FIRST_PROBE,
+    MAX_PROBE,
+    MIN_ATTEMPTS,
+    Breaker,
+    State,
+    may_notify,
+    should_disable,
+)
 from hub.delivery.offsets import OffsetBook
 from hub.delivery.throttle import TokenBucket
 

@@ -100,5 +100,6 @@ def test_filters_that_could_never_match_are_refused_naming_the_field(f, field):
 
 
 def test_good_filters_pass_the_check():
-    f = Filters(service_codes=("DUKCAPIL_*", SERVICES[0]), statuses=("COMPLETED",), regions=("35.10", KECAMATAN[0]))
+    f = Filters(service_codes=("DUKCAPIL_*", SERVICES[0]), statuses=("COMPLETED",),
+                regions=("35.10", KECAMATAN[0]))
     assert check(f, "dukcapil") is f

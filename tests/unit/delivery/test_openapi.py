@@ -14,7 +14,8 @@ def test_the_openapi_document_is_published_and_current():
     doc = openapi()
     assert json.loads(OPENAPI_FILE.read_text()) == doc, (
         "regenerate: python -c \"import json; from hub.delivery.api import openapi; "
-        "open('docs/openapi-delivery.json', 'w').write(json.dumps(openapi(), indent=1, sort_keys=True) + '\\n')\"")
+        "open('docs/openapi-delivery.json', 'w').write("
+        "json.dumps(openapi(), indent=1, sort_keys=True) + '\\n')\"")
 
 
 def test_every_operation_needs_the_bearer_token_and_says_what_it_returns():

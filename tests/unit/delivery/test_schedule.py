@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import random
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
 from hypothesis import given
@@ -44,7 +44,8 @@ def test_retry_after_in_seconds_or_as_a_date():
     assert schedule.parse_retry_after("120", now) == 120
     date = format_datetime(datetime(2026, 3, 30, 9, tzinfo=UTC), usegmt=True)
     assert schedule.parse_retry_after(date, now) == 3600
-    assert schedule.parse_retry_after(format_datetime(datetime(2020, 1, 1, tzinfo=UTC), usegmt=True), now) == 0
+    past = format_datetime(datetime(2020, 1, 1, tzinfo=UTC), usegmt=True)
+    assert schedule.parse_retry_after(past, now) == 0
     assert schedule.parse_retry_after("soon", now) is None and schedule.parse_retry_after(None, now) is None
 
 

@@ -74,9 +74,9 @@ def event_with_citizen():
     event = next(village_requests(1, seed=3))
     return event.model_copy(update={
         "citizen": Citizen(nik=event.citizen.nik, name="Siti"),
-        "enrichment": Enrichment(village_name="Ketapang", kecamatan_code="35.10.21", kecamatan_name="Kalipuro",
-                                 service_name="x", agency_name="y", sla_working_days=1, fee_idr=0,
-                                 citizen_ref="ref-123")})
+        "enrichment": Enrichment(village_name="Ketapang", kecamatan_code="35.10.21",
+                                 kecamatan_name="Kalipuro", service_name="x", agency_name="y",
+                                 sla_working_days=1, fee_idr=0, citizen_ref="ref-123")})
 
 
 def test_the_body_is_a_cloudevent_with_the_minimised_record_and_its_sequence():
