@@ -6,8 +6,9 @@
                                                      └──► store ◄── scheduler (due deliveries) ──► lanes
 
 * One consumer group (``HUB_DELIVERY_GROUP``, default ``<app_id>-dispatcher``) over every agency topic
-  (subscribed by pattern: a topic created later joins); several dispatchers share the partitions. A dispatcher retries only the parked deliveries of the
-  partitions it owns, so each delivery has one owner at a time.
+  (subscribed by pattern: a topic created later joins); several dispatchers share the partitions. A
+  dispatcher retries only the parked deliveries of the partitions it owns, so each delivery has one owner
+  at a time.
 * Input offsets live in the store and are saved in the same transaction as the deliveries they settle
   (``hub.delivery.journal``); on assignment the consumer seeks to them. They are also committed to Kafka,
   for lag monitoring. Records appended to a topic more than ``HISTORY_MARGIN`` before an endpoint
