@@ -38,11 +38,11 @@ from hub.core.records import AuditEntry
 from hub.delivery import breaker as breakers
 from hub.delivery import sender as senders
 from hub.delivery.filters import Subject, matches
-from hub.delivery.journal import Incoming, Journal
+from hub.delivery.journal import OUTCOMES, Incoming, Journal
 from hub.delivery.lanes import Job, Lane
 from hub.delivery.model import Delivery, Endpoint, EndpointStatus
 from hub.delivery.offsets import TP, OffsetBook
-from hub.delivery.outcome import Answer
+from hub.delivery.outcome import RESULTS, Answer
 from hub.delivery.reader import RecordReader
 from hub.delivery.scheduler import Scheduler
 from hub.delivery.store import SubscriptionStore, open_store
@@ -304,10 +304,7 @@ class Dispatcher:
         for endpoint_id in set(self.lanes) - set(endpoints):
             lane = self.lanes.pop(endpoint_id)
             await lane.close()
-            for gauge in (metrics.DELIVERY_BACKLOG, metrics.DELIVERY_OLDEST, metrics.DELIVERY_BREAKER,
-                          metrics.DELIVERY_DISABLED):
-                with contextlib.suppress(KeyError):
-                    gauge.remove(lane.endpoint.agency, endpoint_id)
+            _series(lane.endpoint.agency, endpoint_id, keep=False)
         for endpoint in endpoints.values():
             found = self.lanes.get(endpoint.id)
             if found is None:
@@ -315,7 +312,7 @@ class Dispatcher:
                                                max_in_flight=s.delivery_max_in_flight,
                                                queue_limit=s.delivery_queue_limit,
                                                compression=s.delivery_time_compression)
-                metrics.DELIVERY_BREAKER.labels(endpoint.agency, endpoint.id).set(0)
+                _series(endpoint.agency, endpoint.id, keep=True)
                 if endpoint.agency not in self.journal.last_notice:
                     self.journal.last_notice[endpoint.agency] = await self.store.last_notice(endpoint.agency)
             else:
@@ -355,3 +352,19 @@ def _keep_failing(endpoint: Endpoint, lane: Lane) -> Endpoint:
     from dataclasses import replace
 
     return replace(endpoint, failing_since=lane.failing_since)
+
+
+def _series(agency: str, endpoint_id: str, *, keep: bool) -> None:
+    """Create an endpoint's series at 0 (so that ``increase`` sees its first exhausted delivery), or remove
+    them with the endpoint (bounded labels: only live endpoints have series)."""
+    plain = (metrics.DELIVERY_BACKLOG, metrics.DELIVERY_OLDEST, metrics.DELIVERY_BREAKER,
+             metrics.DELIVERY_DISABLED, metrics.DELIVERY_REQUEST, metrics.DELIVERY_LATENCY)
+    per_endpoint: list[tuple[Any, tuple[str, ...]]] = [
+        *((m, ()) for m in plain), *((metrics.DELIVERY_OUTCOMES, (o,)) for o in OUTCOMES),
+        *((metrics.DELIVERY_ATTEMPTS, (r,)) for r in RESULTS)]
+    for metric, extra in per_endpoint:
+        if keep:
+            metric.labels(agency, endpoint_id, *extra)
+        else:
+            with contextlib.suppress(KeyError):
+                metric.remove(agency, endpoint_id, *extra)

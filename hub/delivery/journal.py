@@ -51,6 +51,8 @@ from hub.wire.cloudevents import CloudEvent
 
 log = logging.getLogger("hub.delivery")
 AUDIT_BACKOFF_MAX = 10.0
+#: ``hub_delivery_outcomes_total{outcome}`` values.
+OUTCOMES = ("delivered", "exhausted", "skipped", "parked")
 
 
 @dataclass(slots=True)
