@@ -59,19 +59,20 @@ class EndpointIn(BaseModel):
     url: str = Field(min_length=8, max_length=urlpolicy.MAX_URL)
     filters: FiltersIn = Field(default_factory=FiltersIn)
     mode: Literal["standard", "fifo"] = "standard"
-    rate_limit: float | None = Field(None, gt=0, le=10_000, description="requests per second at most")
-    description: str = Field("", max_length=500)
-    secret: str | None = Field(None, max_length=200, description="whsec_... to use (generated if absent)")
+    rate_limit: float | None = Field(default=None, gt=0, le=10_000, description="requests per second at most")
+    description: str = Field(default="", max_length=500)
+    secret: str | None = Field(default=None, max_length=200,
+                               description="whsec_... to use (generated if absent)")
 
 
 class EndpointPatch(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    url: str | None = Field(None, min_length=8, max_length=urlpolicy.MAX_URL)
+    url: str | None = Field(default=None, min_length=8, max_length=urlpolicy.MAX_URL)
     filters: FiltersIn | None = None
     mode: Literal["standard", "fifo"] | None = None
-    rate_limit: float | None = Field(None, gt=0, le=10_000)
-    description: str | None = Field(None, max_length=500)
+    rate_limit: float | None = Field(default=None, gt=0, le=10_000)
+    description: str | None = Field(default=None, max_length=500)
 
 
 def _agency(code: str) -> str:

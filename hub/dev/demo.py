@@ -21,6 +21,7 @@ import httpx
 from hub.connectors.publisher import Publisher
 from hub.core.models import RequestLifecycleEvent
 from hub.core.records import CitizenNotice, SlaEvent
+from hub.delivery.demo import WebhookAgency
 from hub.dev.stack import LocalStack, fetch, free_port
 from hub.dev.runner import WorkerProcess
 from hub.settings import Settings
@@ -172,20 +173,24 @@ def run_demo(*, rate: float = 15.0, duration: float = 15.0, seed: int = 2026, ti
                         metrics_port=metrics_port, worker_data_dir=workdir / "worker",
                         sla_tick_seconds=1.0, citizen_ref_key="demo-only-key-not-for-production")
     worker = WorkerProcess(settings.to_env(), stack.logs / "worker.log")
+    webhooks = WebhookAgency(settings, workdir, free_port())  # push delivery (hub.delivery.demo)
     try:
         asyncio.run(ensure_topics(settings, topic_specs(settings)))
         worker.start().wait_ready()
         say(f"hub worker ready (metrics on http://127.0.0.1:{metrics_port}/metrics)")
+        webhooks.start()
         requests, counts = asyncio.run(_run_traffic(settings, seed, rate, duration))
         topics = [s.name for s in topic_specs(settings) if s.name != settings.topic_intake
                   and not s.name.startswith(settings.app_id)]
         records = asyncio.run(_collect_quiet(settings, topics, quiet=4.0, timeout=timeout))
         metrics_text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
-        return 0 if _report(settings, requests, counts, records, metrics_text) else 1
+        ok = _report(settings, requests, counts, records, metrics_text)
+        return 0 if webhooks.finish() and ok else 1
     except KeyboardInterrupt:
         say("\ninterrupted")
         return 130
     finally:
         say("stopping worker and stack")
+        webhooks.stop()
         worker.stop()
         stack.stop()
