@@ -147,7 +147,7 @@ class Settings(BaseSettings):
     delivery_verify_timeout_seconds: float = Field(10.0, gt=0, description="how long a new endpoint has to "
                                                    "answer its verification challenge")
     delivery_max_in_flight: int = Field(4, ge=1, le=64, description="requests in flight per endpoint")
-    delivery_queue_limit: int = Field(256, ge=1, description="deliveries an endpoint may have waiting in "
+    delivery_queue_limit: int = Field(1024, ge=1, description="deliveries an endpoint may have waiting in "
                                       "memory; beyond, new ones are parked in the store (a slow endpoint "
                                       "never holds the consumer)")
     delivery_batch_max: int = Field(500, ge=1, description="records the dispatcher reads per batch")

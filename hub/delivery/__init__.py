@@ -22,7 +22,7 @@ Shell:
 
 * :mod:`~hub.delivery.store`     the ``SubscriptionStore`` protocol and :func:`open_store`
 * :mod:`~hub.delivery.sqlstore`  its one SQL implementation, over :mod:`~hub.delivery.db` (SQLite, PostgreSQL)
-* :mod:`~hub.delivery.sender`    the HTTP client (httpx, SSRF-guarded connections), challenge verification
+* :mod:`~hub.delivery.sender`    the HTTP client (aiohttp, SSRF-guarded resolver), challenge verification
 * :mod:`~hub.delivery.lanes`     per-endpoint queues with a few requests in flight
 * :mod:`~hub.delivery.journal`   the single writer: admission, outcomes, offsets, in one transaction
 * :mod:`~hub.delivery.dispatcher` ``hub deliver``

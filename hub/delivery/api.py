@@ -26,7 +26,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-import httpx
+import aiohttp
 from fastapi import Depends, FastAPI, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
@@ -156,7 +156,7 @@ def _epoch(value: datetime | None) -> float | None:
 
 
 def create_app(store: SubscriptionStore, settings: Settings, tokens: ApiTokens, *,
-               http: httpx.AsyncClient | None = None) -> FastAPI:
+               http: aiohttp.ClientSession | None = None) -> FastAPI:
     app = FastAPI(title="Banyuwangi hub: push delivery admin API", version=__version__,
                   description="Agency HTTPS endpoints that receive the hub's events, signed per Standard "
                               "Webhooks; their deliveries and attempt log.")

@@ -46,18 +46,42 @@ class Database(Protocol):
 
 
 class _SqliteTx:
-    def __init__(self, db: SqliteDatabase):
+    """Statements whose result nobody reads (``executemany``) and ``BEGIN`` wait in ``_pending`` and go to
+    the database thread together with the next statement that answers (``fetch``, ``execute``) or with
+    ``COMMIT``: a journal cycle costs two or three thread hops, not one per statement."""
+
+    def __init__(self, db: SqliteDatabase, begin: str):
         self._db = db
+        self._pending: list[tuple[str, Any, bool]] = [(begin, (), False)]  # (sql, args or rows, many)
+
+    def _flush(self, conn: sqlite3.Connection) -> None:
+        pending, self._pending = self._pending, []
+        for sql, args, many in pending:
+            (conn.executemany if many else conn.execute)(sql, args)
+
+    async def _then(self, fn: Any) -> Any:
+        def run(conn: sqlite3.Connection) -> Any:
+            self._flush(conn)
+            return fn(conn)
+
+        return await self._db._run(run)
 
     async def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
-        return await self._db._run(lambda c: c.execute(sql, tuple(args)).rowcount)
+        return int(await self._then(lambda c: c.execute(sql, tuple(args)).rowcount))
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
-            await self._db._run(lambda c: c.executemany(sql, [tuple(r) for r in rows]))
+            self._pending.append((sql, [tuple(r) for r in rows], True))
 
     async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
-        return await self._db._run(lambda c: c.execute(sql, tuple(args)).fetchall())
+        return list(await self._then(lambda c: c.execute(sql, tuple(args)).fetchall()))
+
+    async def commit(self) -> None:
+        await self._then(lambda c: c.execute("COMMIT"))
+
+    async def rollback(self) -> None:
+        self._pending = []
+        await self._db._run(lambda c: c.execute("ROLLBACK") if c.in_transaction else None)
 
 
 class SqliteDatabase:
@@ -96,13 +120,17 @@ class SqliteDatabase:
     @contextlib.asynccontextmanager
     async def transaction(self, *, write: bool = True) -> AsyncIterator[Tx]:
         async with self._lock:
-            await self._run(lambda c: c.execute("BEGIN IMMEDIATE" if write else "BEGIN"))
+            tx = _SqliteTx(self, "BEGIN IMMEDIATE" if write else "BEGIN")
             try:
-                yield _SqliteTx(self)
+                yield tx
             except BaseException:
-                await asyncio.shield(self._run(lambda c: c.execute("ROLLBACK")))
+                await asyncio.shield(tx.rollback())
                 raise
-            await self._run(lambda c: c.execute("COMMIT"))
+            try:
+                await tx.commit()
+            except BaseException:
+                await asyncio.shield(tx.rollback())
+                raise
 
 
 @lru_cache(maxsize=512)

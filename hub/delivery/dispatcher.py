@@ -13,9 +13,8 @@
   (``hub.delivery.journal``); on assignment the consumer seeks to them. They are also committed to Kafka,
   for lag monitoring. Records appended to a topic more than ``HISTORY_MARGIN`` before an endpoint
   existed are not delivered to it (a new endpoint does not get 30 days of history).
-* Endpoints are read from the store every ``HUB_DELIVERY_REFRESH_SECONDS`` (the API and the CLI change
-  them from other processes); lanes follow. The same refresh sets the backlog gauges and purges rows
-  older than ``HUB_DELIVERY_RETENTION_DAYS`` once an hour.
+* Endpoints are read from the store every ``HUB_DELIVERY_REFRESH_SECONDS``; lanes follow
+  (``hub.delivery.fleet``, which also keeps the gauges and purges old rows).
 * Audit entries of deliveries of personal data go to ``hub.audit.v1`` through an idempotent producer.
 """
 
@@ -27,6 +26,8 @@ import logging
 import random
 import re
 import time
+from collections import deque
+from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -36,13 +37,15 @@ from hub import metrics
 from hub.core import catalogue
 from hub.core.records import AuditEntry
 from hub.delivery import breaker as breakers
+from hub.delivery import payload, urlpolicy
 from hub.delivery import sender as senders
 from hub.delivery.filters import Subject, matches
-from hub.delivery.journal import OUTCOMES, Incoming, Journal
+from hub.delivery.fleet import Fleet
+from hub.delivery.journal import Audit, Incoming, Journal
 from hub.delivery.lanes import Job, Lane
-from hub.delivery.model import Delivery, Endpoint, EndpointStatus
+from hub.delivery.model import Delivery
 from hub.delivery.offsets import TP, OffsetBook
-from hub.delivery.outcome import RESULTS, Answer
+from hub.delivery.outcome import Answer
 from hub.delivery.reader import RecordReader
 from hub.delivery.scheduler import Scheduler
 from hub.delivery.store import SubscriptionStore, open_store
@@ -55,9 +58,12 @@ from hub.wire.codec import Codec, Encoder, load_schema
 log = logging.getLogger("hub.delivery")
 
 HISTORY_MARGIN = 300.0
-PURGE_EVERY = 3600.0
 #: Operations the journal may have waiting before the consumer stops reading.
 JOURNAL_BACKLOG = 20_000
+#: Batches read while earlier ones are still being admitted (the journal commits them together).
+ADMISSIONS_AHEAD = 2
+#: Deliveries queued in lanes that keep up, above which the consumer waits before reading more.
+JOBS_AHEAD = 1000
 DRAIN_SECONDS = 20.0
 
 
@@ -81,19 +87,19 @@ class Dispatcher:
         self.store = store or open_store(settings)
         self.topics = {settings.agency_topic(a): a for a in (agencies or catalogue.agencies())}
         self.book = OffsetBook()
-        self.lanes: dict[str, Lane] = {}
         self.owned_partitions: dict[str, set[int]] = {}
         self.journal = Journal(self.store, self.book, self, group=settings.delivery_consumer_group,
                                compression=settings.delivery_time_compression, rng=random.Random())
         self.scheduler = Scheduler(self.store, lambda: self.lanes.values(), self.owned,
                                    settings.delivery_poll_seconds)
+        self.fleet = Fleet(settings, self.store, set(self.topics.values()),
+                           last_notice=self.journal.last_notice, wake=self.scheduler.hint)
         self.ready = asyncio.Event()
         self._stopping = asyncio.Event()  # scheduler and refresh
         self._reading = asyncio.Event()  # set: the consumer stops reading
         self._journal_stop = asyncio.Event()  # set last: the journal finishes what it has and returns
         self._to_commit: dict[TP, int] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._purged = 0.0
         self._codec: Codec | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
@@ -111,13 +117,13 @@ class Dispatcher:
                                           linger_ms=5, client_id="hub-dispatcher")
         await self._producer.start()
         self.http = senders.client(s)
-        self.sender = senders.Sender(self.http)
-        await self.refresh()
+        self.sender = senders.Sender(self.http, senders.policy(s))
+        await self.fleet.refresh(self, self.sender)
         # The journal runs before the consumer starts: joining the group calls the rebalance listener,
         # which flushes the journal (aiokafka's ``start`` joins the group before it returns).
         loops = (("journal", self.journal.run, self._journal_stop),
                  ("scheduler", self.scheduler.run, self._stopping),
-                 ("refresh", self._refresh_loop, self._stopping))
+                 ("refresh", self._refresh, self._stopping))
         self._tasks = {name: asyncio.create_task(loop(event), name=f"dispatcher-{name}")
                        for name, loop, event in loops}
         self._consumer = AIOKafkaConsumer(**kafka_options(s), group_id=s.delivery_consumer_group,
@@ -159,8 +165,7 @@ class Dispatcher:
         deadline = time.monotonic() + DRAIN_SECONDS
         while time.monotonic() < deadline and any(lane.in_flight for lane in self.lanes.values()):
             await asyncio.sleep(0.05)
-        for lane in self.lanes.values():
-            await lane.close()
+        await self.fleet.close()
         self._journal_stop.set()
         journal = tasks.get("journal")
         if journal is not None:
@@ -172,10 +177,17 @@ class Dispatcher:
                 with contextlib.suppress(Exception):
                     await client.stop()
         with contextlib.suppress(Exception):
-            await self.http.aclose()
+            await self.http.close()
         with contextlib.suppress(Exception):
             await self.reader.close()
         await self.store.close()
+
+    async def _refresh(self, stopping: asyncio.Event) -> None:
+        await self.fleet.run(stopping, self, self.sender)
+
+    @property
+    def lanes(self) -> dict[str, Lane]:
+        return self.fleet.lanes
 
     # -- the consumer --------------------------------------------------------------------------------
     def owned(self, topic: str) -> set[int]:
@@ -209,15 +221,16 @@ class Dispatcher:
 
     async def _consume(self, stopping: asyncio.Event) -> None:
         assert self._consumer is not None
+        outstanding: deque[asyncio.Future[None]] = deque()
         while not stopping.is_set():
-            if self.journal.pending() > JOURNAL_BACKLOG:
-                await asyncio.sleep(0.01)
+            if self.journal.pending() > JOURNAL_BACKLOG or self._ahead() >= JOBS_AHEAD:
+                await asyncio.sleep(0.005)
                 continue
             batch = await self._consumer.getmany(timeout_ms=200, max_records=self.settings.delivery_batch_max)
             records: list[Incoming] = []
             empty: list[tuple[TP, int]] = []
             for tp, messages in batch.items():
-                lanes = [lane for lane in self.lanes.values() if lane.topic == tp.topic]
+                lanes = self.fleet.of_topic(tp.topic)
                 for message in messages:
                     found = self._incoming(message, lanes) if lanes else None
                     if found is None:
@@ -225,8 +238,18 @@ class Dispatcher:
                     else:
                         records.append(found)
             if records or empty:
-                await self.journal.admit(records, empty)
+                outstanding.append(self.journal.admit(records, empty))
+            while len(outstanding) > ADMISSIONS_AHEAD or (outstanding and outstanding[0].done()):
+                await outstanding.popleft()  # raises if the journal failed
             await self._commit_kafka()
+        for future in outstanding:
+            await future
+
+    def _ahead(self) -> int:
+        """Deliveries waiting in lanes that still take more. A full lane (a slow endpoint) does not count:
+        what it cannot take is parked in the store, and the other endpoints' events must not wait for it;
+        when every lane keeps up, reading waits for them instead of parking what they would soon send."""
+        return sum(len(lane.queue) for lane in self.lanes.values() if lane.accepting())
 
     def _incoming(self, message: Any, lanes: list[Lane]) -> Incoming | None:
         try:
@@ -259,8 +282,9 @@ class Dispatcher:
                 await self._consumer.commit(offsets)
 
     # -- lane host -----------------------------------------------------------------------------------
-    def outcome(self, lane: Lane, job: Job, body: bytes | None, answer: Answer | None) -> None:
-        self.journal.outcome(lane, job, body, answer)
+    def outcome(self, lane: Lane, job: Job, body: bytes | None, answer: Answer | None,
+                audit: Audit | None = None) -> None:
+        self.journal.outcome(lane, job, body, answer, audit)
 
     def defer(self, lane: Lane, job: Job) -> None:
         self.journal.defer(lane, job)
@@ -286,85 +310,23 @@ class Dispatcher:
     def hint(self, at: float) -> None:
         self.scheduler.hint(at)
 
-    async def audit(self, entries: list[AuditEntry]) -> None:
+    async def audit(self, lane: Lane, job: Job, body: bytes) -> Audit:
+        """The audit entry of a delivery of personal data, handed to the producer now (the journal waits for
+        its acknowledgement before it marks the delivery delivered)."""
+        e = lane.endpoint
+        record = payload.audit_record(endpoint_id=e.id, where=urlpolicy.redact(e.url), agency=e.agency,
+                                      payload=body, personal=job.delivery.personal, at=datetime.now(UTC))
+        return Audit(record, await self.send_audit(record))
+
+    async def send_audit(self, record: dict[str, Any]) -> asyncio.Future[object]:
         assert self._producer is not None and self._audit is not None
-        futures = []
-        for entry in entries:
-            meta = ce.CloudEvent(entry.audit_id, self.settings.delivery_source, AuditEntry.CE_TYPE,
-                                 entry.request_id, entry.recorded_at)
-            futures.append(await self._producer.send(
-                self.settings.topic_audit, self._audit(entry.to_avro()), key=entry.request_id.encode(),
-                headers=ce.to_headers(meta)))
-        await asyncio.gather(*futures)
-
-    # -- endpoints -----------------------------------------------------------------------------------
-    async def refresh(self) -> None:
-        endpoints = {e.id: e for e in await self.store.list_endpoints() if e.agency in self.topics.values()}
-        s = self.settings
-        for endpoint_id in set(self.lanes) - set(endpoints):
-            lane = self.lanes.pop(endpoint_id)
-            await lane.close()
-            _series(lane.endpoint.agency, endpoint_id, keep=False)
-        for endpoint in endpoints.values():
-            found = self.lanes.get(endpoint.id)
-            if found is None:
-                self.lanes[endpoint.id] = Lane(endpoint, s.agency_topic(endpoint.agency), self, self.sender,
-                                               max_in_flight=s.delivery_max_in_flight,
-                                               queue_limit=s.delivery_queue_limit,
-                                               compression=s.delivery_time_compression)
-                _series(endpoint.agency, endpoint.id, keep=True)
-                if endpoint.agency not in self.journal.last_notice:
-                    self.journal.last_notice[endpoint.agency] = await self.store.last_notice(endpoint.agency)
-            else:
-                woke = endpoint.status is EndpointStatus.ACTIVE and not found.sendable()
-                found.update(_keep_failing(endpoint, found))
-                if woke:
-                    self.scheduler.hint(time.time())
-            metrics.DELIVERY_DISABLED.labels(endpoint.agency, endpoint.id).set(
-                int(endpoint.status is EndpointStatus.DISABLED))
-        await self._gauges()
-
-    async def _gauges(self) -> None:
-        now = time.time()
-        backlog = {b.endpoint_id: b for b in await self.store.backlog()}
-        for lane in self.lanes.values():
-            found = backlog.get(lane.id)
-            labels = (lane.endpoint.agency, lane.id)
-            metrics.DELIVERY_BACKLOG.labels(*labels).set(found.unresolved if found else 0)
-            oldest = found.oldest_created_at if found else None
-            metrics.DELIVERY_OLDEST.labels(*labels).set(max(0.0, now - oldest) if oldest else 0.0)
-        if now - self._purged > PURGE_EVERY:
-            self._purged = now
-            purged = await self.store.purge(now - self.settings.delivery_retention_days * 86400)
-            if any(purged.values()):
-                log.info("purged %s", purged)
-
-    async def _refresh_loop(self, stopping: asyncio.Event) -> None:
-        while not stopping.is_set():
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stopping.wait(), self.settings.delivery_refresh_seconds)
-            if not stopping.is_set():
-                await self.refresh()
-
-
-def _keep_failing(endpoint: Endpoint, lane: Lane) -> Endpoint:
-    """The store's endpoint, with the lane's own view of since when it fails (the journal writes it)."""
-    from dataclasses import replace
-
-    return replace(endpoint, failing_since=lane.failing_since)
-
-
-def _series(agency: str, endpoint_id: str, *, keep: bool) -> None:
-    """Create an endpoint's series at 0 (so that ``increase`` sees its first exhausted delivery), or remove
-    them with the endpoint (bounded labels: only live endpoints have series)."""
-    plain = (metrics.DELIVERY_BACKLOG, metrics.DELIVERY_OLDEST, metrics.DELIVERY_BREAKER,
-             metrics.DELIVERY_DISABLED, metrics.DELIVERY_REQUEST, metrics.DELIVERY_LATENCY)
-    per_endpoint: list[tuple[Any, tuple[str, ...]]] = [
-        *((m, ()) for m in plain), *((metrics.DELIVERY_OUTCOMES, (o,)) for o in OUTCOMES),
-        *((metrics.DELIVERY_ATTEMPTS, (r,)) for r in RESULTS)]
-    for metric, extra in per_endpoint:
-        if keep:
-            metric.labels(agency, endpoint_id, *extra)
-        else:
-            with contextlib.suppress(KeyError):
-                metric.remove(agency, endpoint_id, *extra)
+        request_id = str(record["request_id"])
+        meta = ce.CloudEvent(str(record["audit_id"]), self.settings.delivery_source, AuditEntry.CE_TYPE,
+                             request_id, record["recorded_at"])
+        try:
+            return await self._producer.send(self.settings.topic_audit, self._audit(record),
+                                             key=request_id.encode(), headers=ce.to_headers(meta))
+        except Exception as exc:  # not even queued (buffer full, producer closing): the journal retries
+            failed: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+            failed.set_exception(exc)
+            return failed

@@ -13,10 +13,11 @@ Everything that changes a delivery goes through :class:`Journal`, in order, so i
   released when one is delivered or exhausted;
 * a **deferred** job (breaker open, endpoint paused): parked without using up an attempt.
 
-Each cycle takes every operation queued since the last one, sends the audit entries of deliveries of
-personal data to ``hub.audit.v1`` (acknowledged by the brokers *before* the delivery is marked
-delivered: at least once, with a stable audit id), then writes one store transaction that also saves
-the input offsets the book allows (``hub.delivery.offsets``). Only after the commit are jobs queued,
+Each cycle takes every operation queued since the last one, waits until the audit entries of its
+deliveries of personal data are on ``hub.audit.v1`` (sent by the lane as soon as the 2xx came,
+acknowledged by the brokers *before* the delivery is marked delivered: at least once, with a stable
+audit id), then writes one store transaction that also saves the input offsets the book allows
+(``hub.delivery.offsets``). Only after the commit are jobs queued,
 leases released and offsets committed to Kafka: a ``kill -9`` at any point leaves the store and the
 offsets consistent, and the records after the saved offsets are read again.
 
@@ -29,19 +30,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import secrets
 import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from hub import metrics
 from hub.core.models import RequestLifecycleEvent
-from hub.core.records import AuditEntry
 from hub.delivery import breaker as breakers
-from hub.delivery import payload, urlpolicy
+from hub.delivery import payload
 from hub.delivery.lanes import Job, Lane
 from hub.delivery.model import Attempt, Delivery, EndpointStatus, Notice, State
 from hub.delivery.offsets import TP, OffsetBook
@@ -51,6 +49,7 @@ from hub.wire.cloudevents import CloudEvent
 
 log = logging.getLogger("hub.delivery")
 AUDIT_BACKOFF_MAX = 10.0
+ACK_WAIT = 1.0  # the longest a cycle of outcomes only waits for audit acknowledgements before it looks again
 #: ``hub_delivery_outcomes_total{outcome}`` values.
 OUTCOMES = ("delivered", "exhausted", "skipped", "parked")
 
@@ -73,12 +72,21 @@ class _Admit:
 
 
 @dataclass(slots=True)
+class Audit:
+    """An audit entry on its way to ``hub.audit.v1``: ``ack`` resolves when the brokers have it."""
+
+    record: dict[str, object]  # the AuditEntry as its Avro record (``hub.delivery.payload.audit_record``)
+    ack: asyncio.Future[object]
+
+
+@dataclass(slots=True)
 class _Outcome:
     lane: Lane
     job: Job
     body: bytes | None
     answer: Answer | None
     at: float
+    audit: Audit | None = None
 
 
 @dataclass(slots=True)
@@ -100,7 +108,9 @@ Op = _Admit | _Outcome | _Defer | _Note
 class Hooks(Protocol):
     def hint(self, at: float) -> None: ...
     def committed(self, offsets: dict[TP, int]) -> None: ...
-    async def audit(self, entries: list[AuditEntry]) -> None: ...
+    async def send_audit(self, record: dict[str, object]) -> asyncio.Future[object]:
+        """Hand the entry to the producer; the future resolves when the brokers acknowledge it."""
+        ...
 
 
 @dataclass(slots=True)
@@ -115,8 +125,16 @@ class _Effects:
         self.hint = at if self.hint is None else min(self.hint, at)
 
 
+_ids = random.Random()
+
+
+def _unacknowledged(op: Op) -> bool:
+    return isinstance(op, _Outcome) and op.audit is not None and not op.audit.ack.done()
+
+
 def new_id() -> str:
-    return "dl_" + secrets.token_hex(10)
+    """A delivery id (80 random bits; an identifier, not a secret: the API's tokens protect what it opens)."""
+    return f"dl_{_ids.getrandbits(80):020x}"
 
 
 class Journal:
@@ -139,14 +157,15 @@ class Journal:
         self._wake.set()
         return future
 
-    async def admit(self, records: list[Incoming], empty: list[tuple[TP, int]]) -> None:
-        """Admit a batch; returns once it is committed (and its jobs are queued)."""
+    def admit(self, records: list[Incoming], empty: list[tuple[TP, int]]) -> asyncio.Future[None]:
+        """Admit a batch; the future resolves once it is committed (and its jobs are queued)."""
         future = self._submit(_Admit(records, empty), wait=True)
         assert future is not None
-        await future
+        return future
 
-    def outcome(self, lane: Lane, job: Job, body: bytes | None, answer: Answer | None) -> None:
-        self._submit(_Outcome(lane, job, body, answer, time.time()), wait=False)
+    def outcome(self, lane: Lane, job: Job, body: bytes | None, answer: Answer | None,
+                audit: Audit | None = None) -> None:
+        self._submit(_Outcome(lane, job, body, answer, time.time(), audit), wait=False)
 
     def defer(self, lane: Lane, job: Job) -> None:
         self._submit(_Defer(lane, job), wait=False)
@@ -175,6 +194,15 @@ class Journal:
                 stop.cancel()
                 continue
             batch, self._ops = self._ops, []
+            # An outcome whose audit entry the brokers have not acknowledged yet waits for a later cycle,
+            # so that it holds back neither admissions nor other outcomes.
+            waiting = [(op, f) for op, f in batch if _unacknowledged(op)]
+            if waiting:
+                batch = [(op, f) for op, f in batch if not _unacknowledged(op)]
+                self._ops = waiting + self._ops
+                if not batch:
+                    await self._await_ack_or_work(waiting)
+                    continue
             try:
                 await self._cycle([op for op, _ in batch])
             except BaseException as exc:
@@ -186,8 +214,16 @@ class Journal:
                 if future is not None and not future.done():
                     future.set_result(None)
 
+    async def _await_ack_or_work(self, waiting: list[tuple[Op, asyncio.Future[None] | None]]) -> None:
+        self._wake.clear()
+        acks = {op.audit.ack for op, _ in waiting if isinstance(op, _Outcome) and op.audit is not None}
+        work = asyncio.ensure_future(self._wake.wait())
+        watched: set[asyncio.Future[Any]] = {*acks, work}
+        await asyncio.wait(watched, timeout=ACK_WAIT, return_when=asyncio.FIRST_COMPLETED)
+        work.cancel()
+
     async def _cycle(self, ops: Sequence[Op]) -> None:
-        await self._send_audit(ops)
+        await self._confirm_audit(ops)
         now = time.time()
         effects = _Effects()
         async with self.store.unit() as unit:
@@ -214,25 +250,22 @@ class Journal:
         if offsets:
             self.hooks.committed(offsets)
 
-    async def _send_audit(self, ops: Sequence[Op]) -> None:
-        entries = []
-        at = datetime.now(UTC)
+    async def _confirm_audit(self, ops: Sequence[Op]) -> None:
+        """Every audit entry of this cycle's deliveries acknowledged before they are marked delivered (sent
+        when the answer came; one the brokers refused is sent again until they take it)."""
         for op in ops:
-            if (isinstance(op, _Outcome) and op.answer is not None and ok(op.answer)
-                    and op.job.delivery.personal and op.body is not None):
-                e = op.lane.endpoint
-                entries.append(payload.audit_entry(
-                    endpoint_id=e.id, where=urlpolicy.redact(e.url), agency=e.agency, payload=op.body,
-                    personal=op.job.delivery.personal, at=at))
-        backoff = 0.2
-        while entries:
-            try:
-                await self.hooks.audit(entries)
-                return
-            except Exception as exc:  # the brokers are away: nothing is marked delivered until they take it
-                log.warning("audit entries not written (%r); retrying in %.1fs", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, AUDIT_BACKOFF_MAX)
+            if not isinstance(op, _Outcome) or op.audit is None:
+                continue
+            backoff = 0.2
+            while True:
+                try:
+                    await op.audit.ack
+                    break
+                except Exception as exc:  # the brokers are away: nothing is marked delivered meanwhile
+                    log.warning("audit entry not written (%r); retrying in %.1fs", exc, backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, AUDIT_BACKOFF_MAX)
+                    op.audit.ack = await self.hooks.send_audit(op.audit.record)
 
     # -- admission -----------------------------------------------------------------------------------
     async def _apply_admit(self, unit: Unit, op: _Admit, now: float, fx: _Effects) -> None:

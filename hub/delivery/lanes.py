@@ -21,7 +21,7 @@ import contextlib
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from hub.delivery import signing
 from hub.delivery.breaker import Breaker, State
@@ -42,7 +42,9 @@ class Job:
 
 
 class Host(Protocol):
-    def outcome(self, lane: Lane, job: Job, body: bytes | None, answer: Answer | None) -> None: ...
+    def outcome(self, lane: Lane, job: Job, body: bytes | None, answer: Answer | None,
+                audit: Any = None) -> None: ...
+    async def audit(self, lane: Lane, job: Job, body: bytes) -> Any: ...
     def defer(self, lane: Lane, job: Job) -> None: ...
     async def body_of(self, delivery: Delivery) -> bytes | None: ...
     def want_more(self, lane: Lane) -> None: ...
@@ -132,7 +134,7 @@ class Lane:
         while (wait := self.bucket.take(time.time())) > 0:
             await asyncio.sleep(wait)
         body = job.body if job.body is not None else await self.host.body_of(job.delivery)
-        answer = None
+        answer = audit = None
         if body is not None:
             answer = await self.sender.deliver(self.endpoint.url, self.secrets(time.time()),
                                                job.delivery.ce_id, body)
@@ -140,7 +142,9 @@ class Lane:
             self.breaker.record(time.time(), ok(answer), probe=job.probe)
             if self.breaker.state is not before:
                 self.host.breaker_moved(self, before)
-        self.host.outcome(self, job, body, answer)
+            if ok(answer) and job.delivery.personal:  # on its way to hub.audit.v1 at once
+                audit = await self.host.audit(self, job, body)
+        self.host.outcome(self, job, body, answer, audit)
 
     async def close(self) -> None:
         for task in self._tasks:

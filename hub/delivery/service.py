@@ -20,7 +20,7 @@ import secrets
 import time
 from typing import Literal
 
-import httpx
+import aiohttp
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.core import catalogue
@@ -89,7 +89,7 @@ def _url(url: str, settings: Settings) -> str:
 
 
 async def _verify(settings: Settings, url: str, secret: str, endpoint_id: str,
-                  http: httpx.AsyncClient | None) -> None:
+                  http: aiohttp.ClientSession | None) -> None:
     own = http is None
     client = http or sender.client(settings, connections=4)
     try:
@@ -97,13 +97,13 @@ async def _verify(settings: Settings, url: str, secret: str, endpoint_id: str,
                                      settings.delivery_verify_timeout_seconds, sender.policy(settings))
     finally:
         if own:
-            await client.aclose()
+            await client.close()
     if not answer.ok:
         raise ValidationError("url", f"endpoint verification failed: {answer.reason}")
 
 
 async def create_endpoint(store: SubscriptionStore, settings: Settings, spec: EndpointIn, *,
-                          http: httpx.AsyncClient | None = None, verify: bool = True) -> Endpoint:
+                          http: aiohttp.ClientSession | None = None, verify: bool = True) -> Endpoint:
     agency = _agency(spec.agency)
     filters = check(spec.filters.filters(), agency)
     url = _url(spec.url, settings)
@@ -129,7 +129,7 @@ async def get_endpoint(store: SubscriptionStore, endpoint_id: str, agency: str |
 
 async def update_endpoint(store: SubscriptionStore, settings: Settings, endpoint_id: str,
                           patch: EndpointPatch, *, agency: str | None = None,
-                          http: httpx.AsyncClient | None = None, verify: bool = True) -> Endpoint:
+                          http: aiohttp.ClientSession | None = None, verify: bool = True) -> Endpoint:
     current = await get_endpoint(store, endpoint_id, agency)
     changes: dict[str, object] = {}
     if patch.url is not None and patch.url != current.url:

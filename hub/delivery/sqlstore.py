@@ -36,6 +36,10 @@ from hub.delivery.sqlschema import (
 )
 from hub.delivery.store import TP, Backlog, Key, Page
 
+#: States as SQL literals: a partial index serves a query only if its planner sees the predicate hold.
+SCHEDULED, HELD = f"'{State.SCHEDULED.value}'", f"'{State.HELD.value}'"
+UNRESOLVED_SQL = "(" + ", ".join(f"'{s.value}'" for s in sorted(UNRESOLVED)) + ")"
+
 
 def _partitions(partitions: Iterable[int] | None) -> tuple[str, list[Any]]:
     if partitions is None:
@@ -99,7 +103,7 @@ class _SqlUnit:
     async def release(self, endpoint_id: str, request_id: str, now: float) -> Delivery | None:
         rows = await self.tx.fetch(
             f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE endpoint_id = ? AND request_id = ? "
-            f"AND state = ? ORDER BY seq LIMIT 1", [endpoint_id, request_id, State.HELD.value])
+            f"AND state = {HELD} ORDER BY seq LIMIT 1", [endpoint_id, request_id])
         if not rows:
             return None
         await self.tx.execute("UPDATE deliveries SET state = ?, next_at = ?, updated_at = ? WHERE id = ?",
@@ -208,25 +212,23 @@ class SqlStore:
         skip = set(exclude)
         where, args = _partitions(partitions)
         rows = await self._fetch(
-            f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE endpoint_id = ? AND state = ? AND next_at <= ?"
-            f"{where} ORDER BY next_at, seq LIMIT ?",
-            [endpoint_id, State.SCHEDULED.value, ms(now), *args, limit + len(skip)])
+            f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE endpoint_id = ? AND state = {SCHEDULED} "
+            f"AND next_at <= ?{where} ORDER BY next_at, seq LIMIT ?",
+            [endpoint_id, ms(now), *args, limit + len(skip)])
         return [d for d in map(delivery, rows) if d.id not in skip][:limit]
 
     async def earliest(self, endpoint_id: str, partitions: Iterable[int] | None,
                        after: float) -> float | None:
         where, args = _partitions(partitions)
         rows = await self._fetch(f"SELECT MIN(next_at) FROM deliveries WHERE endpoint_id = ? "
-                                 f"AND state = ? AND next_at > ?{where}",
-                                 [endpoint_id, State.SCHEDULED.value, ms(after), *args])
+                                 f"AND state = {SCHEDULED} AND next_at > ?{where}",
+                                 [endpoint_id, ms(after), *args])
         return sec(rows[0][0]) if rows and rows[0][0] is not None else None
 
     async def busy_requests(self, endpoint_id: str, partitions: Iterable[int] | None) -> set[str]:
         where, args = _partitions(partitions)
-        states = sorted(s.value for s in UNRESOLVED)
         rows = await self._fetch(f"SELECT DISTINCT request_id FROM deliveries WHERE endpoint_id = ? "
-                                 f"AND state IN ({marks(len(states))}){where}",
-                                 [endpoint_id, *states, *args])
+                                 f"AND state IN {UNRESOLVED_SQL}{where}", [endpoint_id, *args])
         return {r[0] for r in rows}
 
     async def offsets(self, group: str, tps: Iterable[TP]) -> dict[TP, int]:
@@ -236,9 +238,8 @@ class SqlStore:
         return {(t, int(p)): int(o) for t, p, o in rows if (t, int(p)) in wanted}
 
     async def backlog(self) -> list[Backlog]:
-        states = sorted(s.value for s in UNRESOLVED)
         rows = await self._fetch(f"SELECT endpoint_id, COUNT(*), MIN(created_at) FROM deliveries "
-                                 f"WHERE state IN ({marks(len(states))}) GROUP BY endpoint_id", states)
+                                 f"WHERE state IN {UNRESOLVED_SQL} GROUP BY endpoint_id")
         return [Backlog(r[0], int(r[1]), sec(r[2])) for r in rows]
 
     async def last_notice(self, agency: str) -> float | None:
@@ -314,7 +315,8 @@ class SqlStore:
         resolved = sorted({State.DELIVERED.value, State.EXHAUSTED.value, State.SKIPPED.value})
         async with self.db.transaction() as tx:
             attempts = await tx.execute("DELETE FROM attempts WHERE at < ?", [ms(before)])
-            deliveries = await tx.execute(f"DELETE FROM deliveries WHERE state IN ({marks(len(resolved))}) "
-                                          f"AND updated_at < ?", [*resolved, ms(before)])
+            deliveries = await tx.execute(f"DELETE FROM deliveries WHERE created_at < ? AND updated_at < ? "
+                                          f"AND state IN ({marks(len(resolved))})",
+                                          [ms(before), ms(before), *resolved])
             notices = await tx.execute("DELETE FROM notices WHERE at < ?", [ms(before)])
         return {"attempts": attempts, "deliveries": deliveries, "notices": notices}
