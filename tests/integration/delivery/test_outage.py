@@ -9,6 +9,8 @@ import statistics
 import time
 from collections import Counter, defaultdict
 
+from prometheus_client import REGISTRY
+
 from hub.connectors.publisher import Publisher
 from hub.core.models import RequestLifecycleEvent
 from hub.delivery.filters import Filters, Subject, matches
@@ -46,7 +48,11 @@ async def test_an_endpoint_down_for_a_stretch_then_back_gets_every_event_in_requ
             return any(n.kind == "failing" for n in await store.notices(AGENCY))
 
         await eventually(failing, "the breaker to open and the agency to be told", 30)
+        labels = {"agency": AGENCY, "endpoint": endpoint_id}
+        assert REGISTRY.get_sample_value("hub_delivery_breaker_state", labels) >= 1  # open or probing
         await asyncio.sleep(2.0)  # down for a stretch, the breaker probing
+        assert REGISTRY.get_sample_value("hub_delivery_backlog", labels) > 0
+        assert REGISTRY.get_sample_value("hub_delivery_oldest_pending_age_seconds", labels) > 1
         await endpoint.up()
         await until(lambda: endpoint.receiver.ids() >= {e.event_id for e in events}, "every event", 90)
     finally:
@@ -62,7 +68,6 @@ async def test_an_endpoint_down_for_a_stretch_then_back_gets_every_event_in_requ
     for request, seen in arrivals.items():
         assert [s for s, _ in seen] == [1, 2, 3, 4], request  # per-request order, fifo
         assert [status for _, status in seen] == expected
-    del endpoint_id
 
 
 class Hang:

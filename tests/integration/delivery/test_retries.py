@@ -4,7 +4,10 @@ next step + 2 h; 410 Gone disables the endpoint until it is resumed, and what it
 
 from __future__ import annotations
 
+import asyncio
 import time
+
+from prometheus_client import REGISTRY
 
 from hub.delivery import service
 from hub.delivery.model import EndpointStatus, State
@@ -155,3 +158,32 @@ def _received(endpoint, n: int):  # type: ignore[no-untyped-def]
         return len(endpoint.receiver.received) >= n
     return check
 
+
+
+async def test_an_endpoint_without_a_success_for_5_days_is_disabled_and_its_agency_told(delivery_settings,
+                                                                                         receivers):
+    settings = delivery_settings(delivery_time_compression=200_000.0)  # 5 days = 2.2 s, the schedule 1.4 s
+    await topics(settings)
+    endpoint = await receivers(Receiver(reply=Script([], then=500)))
+    endpoint_id = await register(settings, endpoint.url)
+    events = lifecycle(16, 1, seed=24)
+    dispatcher = await running(settings)
+    store = await opened(settings)
+    try:
+        for event in events:  # new events keep failing: the endpoint never has a success
+            await publish(settings, [event])
+            await asyncio.sleep(0.3)
+
+        async def disabled() -> bool:
+            return (await store.get_endpoint(endpoint_id)).status is EndpointStatus.DISABLED
+
+        await eventually(disabled, "the endpoint disabled after 5 (compressed) days", 30)
+        found = await store.get_endpoint(endpoint_id)
+        assert "5 days" in found.disabled_reason and found.failing_since is not None
+        kinds = [n.kind for n in await store.notices(found.agency)]
+        assert "disabled" in kinds and kinds.count("failing") <= 1  # told at most once a (compressed) day
+        assert REGISTRY.get_sample_value("hub_delivery_endpoint_disabled",
+                                         {"agency": found.agency, "endpoint": endpoint_id}) == 1
+    finally:
+        await dispatcher.stop()
+        await store.close()
