@@ -62,6 +62,9 @@ HISTORY_MARGIN = 300.0
 JOURNAL_BACKLOG = 20_000
 #: Batches read while earlier ones are still being admitted (the journal commits them together).
 ADMISSIONS_AHEAD = 2
+#: The audit producer batches for this long: fewer, larger produce requests (no delivery waits on it but
+#: its own outcome; the journal goes on with the others meanwhile).
+AUDIT_LINGER_MS = 20
 #: Deliveries queued in lanes that keep up, above which the consumer waits before reading more.
 JOBS_AHEAD = 1000
 DRAIN_SECONDS = 20.0
@@ -114,7 +117,8 @@ class Dispatcher:
         schema = load_schema(s.schemas_dir, AuditEntry.SCHEMA)
         self._audit = await asyncio.to_thread(self._codec.encoder, s.topic_audit, schema)
         self._producer = AIOKafkaProducer(**kafka_options(s), acks="all", enable_idempotence=True,
-                                          linger_ms=5, client_id="hub-dispatcher")
+                                          linger_ms=AUDIT_LINGER_MS, max_batch_size=256 * 1024,
+                                          client_id="hub-dispatcher")
         await self._producer.start()
         self.http = senders.client(s)
         self.sender = senders.Sender(self.http, senders.policy(s))
