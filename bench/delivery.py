@@ -197,8 +197,8 @@ def delivery_bench(stack: LocalStack, cfg: Config, workdir: Path) -> dict:
             out["fixed_load"] = {"rate_eps": rate, "seconds": seconds, "deliveries": len(latencies),
                                  "latency_ms": summary_ms(latencies), "usage": usage}
             lat = out["fixed_load"]["latency_ms"]
-            log(f"delivery at {rate} ev/s x {ENDPOINTS} endpoints: topic -> endpoint p50 {lat.get('p50')} ms, "
-                f"p99 {lat.get('p99')} ms")
+            log(f"delivery at {rate} ev/s x {ENDPOINTS} endpoints: topic -> endpoint p50 {lat.get('p50')} "
+                f"ms, p99 {lat.get('p99')} ms")
     finally:
         dispatcher.stop()
         receiver.send_signal(signal.SIGTERM)
