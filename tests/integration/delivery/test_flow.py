@@ -9,6 +9,7 @@ import asyncio
 import time
 from collections import defaultdict
 
+import asyncpg
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
@@ -142,3 +143,32 @@ async def test_signatures_verify_with_either_secret_during_a_rotation_and_only_t
     assert all(verifies(old, r) and verifies(new, r) for r in during)  # both sign: either receiver is happy
     assert all(verifies(new, r) and not verifies(old, r) for r in after)
     assert all(len(r.signature.split(" ")) == 2 for r in during)
+
+
+async def test_the_dispatcher_on_postgresql_retries_and_saves_its_offsets_there(delivery_settings, receivers,
+                                                                               postgres):
+    admin = await asyncpg.connect(postgres)
+    await admin.execute("CREATE DATABASE delivery_flow")
+    await admin.close()
+    settings = delivery_settings(delivery_store=postgres.rsplit("/", 1)[0] + "/delivery_flow")
+    await topics(settings)
+    answers = iter([503, 503])  # the first two requests fail, then all is well
+    endpoint = await receivers(Receiver(reply=lambda _: (next(answers, 200), {})))
+    endpoint_id = await register(settings, endpoint.url, mode="fifo")
+    events = lifecycle(5, 2, seed=13)
+    dispatcher = await running(settings)
+    try:
+        await publish(settings, events)
+        await until(lambda: endpoint.receiver.ids() == {e.event_id for e in events}, "every event", 60)
+    finally:
+        await dispatcher.stop()
+    store = await opened(settings)
+    try:
+        page = await store.list_deliveries(endpoint_id=endpoint_id, limit=100)
+        assert {d.state for d in page.deliveries} == {State.DELIVERED} and len(page.deliveries) == 10
+        assert sorted(d.attempts for d in page.deliveries)[-2:] == [2, 2]
+        saved = await store.offsets(settings.delivery_consumer_group,
+                                    [(settings.agency_topic(AGENCY), p) for p in range(3)])
+        assert sum(saved.values()) == len(events)  # every record settled, its offset saved with it
+    finally:
+        await store.close()
