@@ -21,13 +21,19 @@ Pure core (no I/O; unit-tested, hypothesis where it fits):
 Shell:
 
 * :mod:`~hub.delivery.store`     the ``SubscriptionStore`` protocol and :func:`open_store`
-* :mod:`~hub.delivery.sqlstore`  its one SQL implementation, over :mod:`~hub.delivery.db` (SQLite, PostgreSQL)
+* :mod:`~hub.delivery.sqlstore`  its one SQL implementation (tables in :mod:`~hub.delivery.sqlschema`), over
+  :mod:`~hub.delivery.db` (SQLite or PostgreSQL)
 * :mod:`~hub.delivery.sender`    the HTTP client (aiohttp, SSRF-guarded resolver), challenge verification
+* :mod:`~hub.delivery.reader`    decoding agency-topic records, fetching one again by offset
 * :mod:`~hub.delivery.lanes`     per-endpoint queues with a few requests in flight
+* :mod:`~hub.delivery.fleet`     the lanes kept in step with the store, gauges, purge
 * :mod:`~hub.delivery.journal`   the single writer: admission, outcomes, offsets, in one transaction
-* :mod:`~hub.delivery.dispatcher` ``hub deliver``
+* :mod:`~hub.delivery.scheduler` parked deliveries falling due, fed to their lanes
+* :mod:`~hub.delivery.dispatcher` ``hub deliver``'s consumer and lane host; :mod:`~hub.delivery.process` the
+  process (dispatcher + admin API)
 * :mod:`~hub.delivery.service`   endpoint and delivery management shared by the API and the CLI
-* :mod:`~hub.delivery.api`       the authenticated admin HTTP API (FastAPI)
-* :mod:`~hub.delivery.receiver`  a reference receiver (verifies signatures; the demo's agency)
+* :mod:`~hub.delivery.api`       the authenticated admin HTTP API (FastAPI); :mod:`~hub.delivery.tokens` its
+  bearer tokens
+* :mod:`~hub.delivery.receiver`  a reference receiver (verifies signatures; the demo's and the tests' agency)
 * :mod:`~hub.delivery.demo`      the demo's webhook agency
 """

@@ -127,7 +127,7 @@ class Attempt:
     attempt: int
     at: float
     duration_ms: int
-    outcome: str  # delivered | failed | gone | deferred
+    outcome: str  # what the attempt led to: delivered | retry | exhausted | gone
     status_code: int | None = None
     error_class: str | None = None
     response: str | None = None  # the first 1 KB of the answer

@@ -165,3 +165,25 @@ async def test_each_endpoint_receives_exactly_what_its_filters_select(delivery_s
         await dispatcher.stop()
     for name in wanted:
         assert endpoints[name].receiver.ids() == expected[name], name
+
+
+async def test_a_rate_limited_endpoint_is_paced_while_its_neighbour_is_not(delivery_settings, receivers):
+    settings = delivery_settings()
+    await topics(settings)
+    paced, free = await receivers(Receiver()), await receivers(Receiver())
+    await register(settings, paced.url, rate_limit=10.0)
+    await register(settings, free.url)
+    events = lifecycle(40, 1, seed=34)
+    dispatcher = await running(settings)
+    try:
+        await publish(settings, events)
+        await until(lambda: len(paced.receiver.received) == len(free.receiver.received) == 40, "both", 60)
+    finally:
+        await dispatcher.stop()
+
+    def busiest_second(receiver: Receiver) -> int:
+        times = sorted(r.at for r in receiver.received)
+        return max(sum(1 for t in times if s <= t < s + 1.0) for s in times)
+
+    assert busiest_second(paced.receiver) <= 10 + 10  # rate + burst in any second
+    assert busiest_second(free.receiver) > 20  # the neighbour was not held to it
