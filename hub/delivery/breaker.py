@@ -1,7 +1,7 @@
 """Per-endpoint circuit breaker (no I/O: every method takes the time; the lane owns one per endpoint).
 
-Closed until, within the last 5 minutes, at least 10 attempts were made and at least 70 % failed
-(Convoy's rule). Then open: nothing is sent to the endpoint, and deliveries falling due wait *without
+Closed until a failure leaves, within the last 5 minutes, at least 10 attempts of which at least 70 %
+failed (Convoy's rule). Then open: nothing is sent to the endpoint, and deliveries falling due wait *without
 using up an attempt*. After 30 s one probe is let through (half-open): success closes the breaker,
 failure opens it again for twice as long, up to 10 minutes.
 
@@ -85,9 +85,10 @@ class Breaker:
         if not self._window or now >= self._window[-1][0] + self._bucket:
             self._window.append([now, 0, 0])
         self._window[-1][2 if not ok else 1] += 1
-        attempts, failures = self.counts(now)
-        if attempts >= MIN_ATTEMPTS and failures >= FAILURE_RATIO * attempts:
-            self._open(now, FIRST_PROBE)
+        if not ok:  # only a failure trips it (a success never opens a breaker)
+            attempts, failures = self.counts(now)
+            if attempts >= MIN_ATTEMPTS and failures >= FAILURE_RATIO * attempts:
+                self._open(now, FIRST_PROBE)
         return self.state
 
     def _open(self, now: float, interval: float) -> None:

@@ -63,6 +63,7 @@ class Incoming:
     meta: CloudEvent
     event: RequestLifecycleEvent
     lanes: list[Lane]
+    data: str | None = None  # the event as JSON, made once for all its endpoints
 
 
 @dataclass(slots=True)
@@ -316,7 +317,9 @@ class Journal:
         if lane.endpoint.status is EndpointStatus.DISABLED:
             self._count(lane, "skipped")
             return replace(d, state=State.SKIPPED, payload=None, updated_at=now)
-        body = payload.body(record.meta, record.event, d.seq)
+        if record.data is None:
+            record.data = payload.data(record.event)
+        body = payload.body(record.meta, record.event, d.seq, record.data)
         request = d.request_id
         if lane.fifo and not again and request in lane.busy:
             return replace(d, state=State.HELD, payload=body.decode(), next_at=None, updated_at=now)

@@ -42,16 +42,23 @@ def personal_fields(event: RequestLifecycleEvent) -> tuple[str, ...]:
     return tuple(sorted(event.citizen.model_dump(exclude_none=True))) if event.citizen else ()
 
 
-def body(meta: CloudEvent, event: RequestLifecycleEvent, seq: int) -> bytes:
-    """The request body for one event and its sequence number (deterministic)."""
+def data(event: RequestLifecycleEvent) -> str:
+    """The ``data`` member: the event as JSON (once per record, whatever the number of endpoints)."""
+    return json.dumps(event.model_dump(mode="json", exclude_none=True), separators=(",", ":"),
+                      ensure_ascii=False)
+
+
+def body(meta: CloudEvent, event: RequestLifecycleEvent, seq: int, data_json: str | None = None) -> bytes:
+    """The request body for one event and its sequence number (deterministic; ``data_json``: the event's
+    :func:`data`, when already made)."""
     doc: dict[str, Any] = {
         "specversion": SPECVERSION, "id": meta.id, "source": meta.source, "type": meta.type,
         "subject": meta.subject or event.request_id, "time": _time(meta.time),
         "datacontenttype": "application/json", "sequence": seq}
     if meta.traceparent:
         doc["traceparent"] = meta.traceparent
-    doc["data"] = event.model_dump(mode="json", exclude_none=True)
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+    head = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+    return f'{head[:-1]},"data":{data_json if data_json is not None else data(event)}}}'.encode()
 
 
 def audit_id(endpoint_id: str, ce_source: str, ce_id: str) -> str:
