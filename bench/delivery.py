@@ -144,7 +144,7 @@ def _wait_count(client: httpx.Client, expected: int, timeout: float) -> float:
 def delivery_bench(stack: LocalStack, cfg: Config, workdir: Path) -> dict:
     quick = cfg.quick
     events_n = 4_000 if quick else 20_000
-    rate, seconds = (200, 3.0) if quick else (300, 10.0)
+    rate, seconds = (100, 3.0) if quick else (150, 10.0)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     settings = Settings(bootstrap_servers=stack.bootstrap, registry_url=stack.registry_url, metrics_port=0,
