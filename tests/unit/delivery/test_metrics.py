@@ -18,7 +18,8 @@ FAMILIES = {
 
 
 def test_every_delivery_family_is_declared_with_bounded_labels():
-    declared = {m._name: m for m in vars(metrics).values() if hasattr(m, "_type") and hasattr(m, "_labelnames")}
+    declared = {m._name: m for m in vars(metrics).values()
+                if hasattr(m, "_type") and hasattr(m, "_labelnames")}
     for name, (kind, labels) in FAMILIES.items():
         assert declared[name]._type == kind, name
         assert set(declared[name]._labelnames) == labels, name
