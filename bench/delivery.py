@@ -220,7 +220,17 @@ def markdown(result: dict) -> list[str]:
             f">= {result.get('goal_dps')} |",
             "", f"Added latency, agency topic -> endpoint, at {f.get('rate_eps')} events/s x "
             f"{result.get('endpoints')} endpoints: p50 {lat.get('p50')} ms, p95 {lat.get('p95')} ms, "
-            f"p99 {lat.get('p99')} ms (n = {lat.get('n')}).", ""]
+            f"p99 {lat.get('p99')} ms (n = {lat.get('n')}).", "",
+            f"CPU used by processes outside the benchmark meanwhile (noise): {_other(s)} cpu-s of "
+            f"{_wall(s)} s in the drain, {_other(f)} of {_wall(f)} s at the fixed load.", ""]
+
+
+def _other(phase: dict) -> object:
+    return (phase.get("usage") or {}).get("machine", {}).get("other_cpu_s")
+
+
+def _wall(phase: dict) -> object:
+    return (phase.get("usage") or {}).get("wall_s")
 
 
 if __name__ == "__main__":  # python -m bench.delivery receiver PORT
