@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
 
             R["mall"] = run.section("service mall: view apply rate, API p99, SSE fan-out", mall_bench,
                                     10_000 if cfg.quick else 30_000)
-        if only & {"pipeline", "raw", "recovery", "experiments", "profile"}:
+        if only & {"pipeline", "raw", "recovery", "experiments", "profile", "delivery"}:
             from hub.dev.stack import LocalStack
 
             t0 = time.monotonic()
@@ -212,6 +212,10 @@ def main(argv: list[str] | None = None) -> int:
                         "latency_at_rate": v_rate,
                         "p50_p99_ms": [max((v.get("p50") or 0) for v in lat.values()) if lat else None,
                                        max((v.get("p99") or 0) for v in lat.values()) if lat else None]})
+            if "delivery" in only and keep():
+                from bench.delivery import delivery_bench
+
+                R["delivery"] = run.section("push delivery (hub deliver)", delivery_bench, stack, cfg, workdir)
             if "recovery" in only and ctx and ctx[1]:
                 label, c = ctx
                 left = run.time_left()

@@ -11,7 +11,7 @@ from pathlib import Path
 from hub.settings import REPO_ROOT
 
 RESULTS = REPO_ROOT / "bench" / "results"
-SECTIONS = ("codec", "growth", "pipeline", "raw", "recovery", "experiments", "profile", "mall")
+SECTIONS = ("codec", "growth", "pipeline", "raw", "recovery", "experiments", "profile", "mall", "delivery")
 
 
 @dataclass

@@ -253,6 +253,10 @@ def markdown(results: dict) -> str:
         for f, pct in prof.get("top_inclusive_pct", [])[:15]:
             lines.append(f"| {pct} | `{f}` |")
         lines.append("")
+    if results.get("delivery"):
+        from bench.delivery import markdown as delivery_markdown
+
+        lines += delivery_markdown(results["delivery"])
     if results.get("errors"):
         lines += ["## Errors", ""] + [f"- {k}: {v}" for k, v in results["errors"].items()] + [""]
     return "\n".join(lines)

@@ -21,7 +21,8 @@
     │   ├── TooLarge                too_large             the record or one of its outputs cannot fit
     │   ├── UnknownJourney          unknown_journey
     │   └── BadTick                 bad_tick              an internal SLA timer record we cannot read
-    └── TransientError              not the record's fault and will pass: retried with back-off, never dropped
+    ├── TransientError              not the record's fault and will pass: retried with back-off, never dropped
+    └── TargetRefused               push delivery: an endpoint URL or address the SSRF policy refuses
 
 Anything else raised while a record is processed is a **bug**, not a bad record: it is counted on
 ``hub_internal_errors_total``, logged with its traceback, and the record is dead-lettered with reason
@@ -137,6 +138,10 @@ class BadTick(RecordError):
 
 class TransientError(HubError):
     """Not the record's fault and expected to pass (registry or broker away): retry, never drop."""
+
+
+class TargetRefused(HubError, ValueError):
+    """An endpoint URL, or an address its host resolves to, that push delivery must not call (SSRF)."""
 
 
 def _codes(root: type[RecordError]) -> set[str]:

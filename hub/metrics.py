@@ -56,3 +56,28 @@ MALL_SSE_CLIENTS = Gauge("hub_mall_sse_clients", "Open live-stream (server-sent 
 MALL_CITIZEN_LOOKUPS = Counter("hub_mall_citizen_lookups_total", "Citizen page look-ups by outcome (found, "
                                "refused: unknown id or wrong second factor, limited: rate limit)",
                                ["outcome"])
+# Push delivery (hub deliver; hub.delivery). ``endpoint`` is the endpoint's id (ep_...), never its URL: the
+# endpoints are registered by admins, so the set is small and closed; a removed endpoint's series go with it.
+DELIVERY_ATTEMPTS = Counter("hub_delivery_attempts_total", "HTTP attempts to agency endpoints, by answer "
+                            "class (2xx, 3xx, 4xx, 410, 429, 5xx, timeout, connect, tls, blocked, protocol, "
+                            "error)", ["agency", "endpoint", "result"])
+DELIVERY_OUTCOMES = Counter("hub_delivery_outcomes_total", "Deliveries by what became of them (delivered, "
+                            "exhausted, skipped: endpoint disabled, parked: breaker open or endpoint paused)",
+                            ["agency", "endpoint", "outcome"])
+DELIVERY_REQUEST = Histogram("hub_delivery_request_seconds", "Duration of one HTTP attempt to an endpoint",
+                             ["agency", "endpoint"], buckets=LATENCY_BUCKETS)
+DELIVERY_LATENCY = Histogram("hub_delivery_latency_seconds", "From reading a record off its agency topic to "
+                             "its delivery (2xx), retries included", ["agency", "endpoint"],
+                             buckets=(*LATENCY_BUCKETS, 300.0, 1800.0, 7200.0, 36000.0, 86400.0, 259200.0))
+DELIVERY_BACKLOG = Gauge("hub_delivery_backlog", "Unresolved deliveries per endpoint (sending, scheduled, "
+                         "held)", ["agency", "endpoint"])
+DELIVERY_OLDEST = Gauge("hub_delivery_oldest_pending_age_seconds", "Age of the oldest unresolved delivery "
+                        "per endpoint (0: none)", ["agency", "endpoint"])
+DELIVERY_BREAKER = Gauge("hub_delivery_breaker_state", "Circuit breaker per endpoint: 0 closed, 1 half-open, "
+                         "2 open", ["agency", "endpoint"])
+DELIVERY_DISABLED = Gauge("hub_delivery_endpoint_disabled", "1 while an endpoint is disabled (410 Gone, or 5 "
+                          "days without a success), 0 otherwise", ["agency", "endpoint"])
+DELIVERY_NOTICES = Counter("hub_delivery_notices_total", "Notices to an agency's admins (failing, disabled, "
+                           "gone)", ["agency", "kind"])
+DELIVERY_UNREADABLE = Counter("hub_delivery_unreadable_total", "Agency-topic records the dispatcher could "
+                              "not decode (skipped; the hub's dead letters are upstream)", ["topic"])

@@ -277,6 +277,56 @@ class Settings(BaseSettings):
         """These settings for another principal (same hub, other credentials)."""
         return self.model_copy(update={"kafka_username": username, "kafka_password": SecretStr(password),
                                        "registry_username": None, "registry_password": None})
+    # ---- Push delivery (hub/delivery/: `hub deliver`, `hub subscriptions`, `hub deliveries`) -----------
+    delivery_store: SecretStr | None = Field(None, description="where endpoints, parked deliveries and "
+                                             "the attempt log live: a postgresql:// DSN (production; a "
+                                             "secret: it holds the password), sqlite:///<path>, or unset = "
+                                             "SQLite file delivery.sqlite in worker_data_dir")
+    delivery_group: str | None = Field(None, description="consumer group of the dispatchers, under the "
+                                       "dispatcher principal's prefix (unset: dispatcher.<app_id>)")
+    delivery_source: str = Field("/hub/dispatcher", description="ce_source of the audit entries the "
+                                 "dispatcher writes")
+    delivery_allow_http: bool = Field(False, description="allow http:// endpoint URLs (tests, demo; never in "
+                                      "production)")
+    delivery_allow_private_networks: bool = Field(False, description="allow endpoints that resolve to "
+                                                  "loopback, private, link-local or other non-public "
+                                                  "addresses (tests, demo, an agency on the same LAN)")
+    delivery_time_compression: float = Field(1.0, gt=0, description="divides every delivery interval (retry "
+                                             "schedule, breaker window and probes, 5-day disable, 24 h "
+                                             "secret overlap): tests and demos only, 1 in production")
+    delivery_timeout_seconds: float = Field(15.0, gt=0, description="whole HTTP request to an endpoint")
+    delivery_connect_timeout_seconds: float = Field(5.0, gt=0)
+    delivery_verify_timeout_seconds: float = Field(10.0, gt=0, description="how long a new endpoint has to "
+                                                   "answer its verification challenge")
+    delivery_max_in_flight: int = Field(4, ge=1, le=64, description="requests in flight per endpoint")
+    delivery_queue_limit: int = Field(1024, ge=1, description="deliveries an endpoint may have waiting in "
+                                      "memory; beyond, new ones are parked in the store (a slow endpoint "
+                                      "never holds the consumer)")
+    delivery_batch_max: int = Field(500, ge=1, description="records the dispatcher reads per batch")
+    delivery_poll_seconds: float = Field(1.0, gt=0, description="how often parked deliveries falling due "
+                                         "are looked for (sooner when one is known to fall due)")
+    delivery_refresh_seconds: float = Field(5.0, gt=0, description="how often endpoint changes made by the "
+                                            "API or CLI are picked up")
+    delivery_retention_days: float = Field(30.0, gt=0, description="attempt log and finished deliveries "
+                                           "are purged after this")
+    delivery_api_host: str = "127.0.0.1"
+    delivery_api_port: int = Field(0, ge=0, description="admin API of `hub deliver` (0: none)")
+    delivery_api_tokens_file: Path | None = Field(None, description='JSON {"admin": "<token>", '
+                                                  '"<agency>": "<token>"}: bearer tokens of the admin API')
+
+    @field_validator("delivery_store", "delivery_group", "delivery_api_tokens_file", mode="before")
+    @classmethod
+    def _delivery_empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_serializer("delivery_store")
+    def _reveal_store(self, value: SecretStr | None) -> str:
+        return "" if value is None else value.get_secret_value()  # to_env hands it to child processes
+
+    @property
+    def delivery_consumer_group(self) -> str:
+        # under the dispatcher principal's own prefix (hub.access.catalogue.DISPATCHER_GROUP_PREFIX)
+        return self.delivery_group or f"dispatcher.{self.app_id}"
 
 
 @cache

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TypeVar
 
 import click
@@ -17,3 +20,10 @@ def or_exit(fn: Callable[[], T]) -> T:
         return fn()
     except StackError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def write_tokens(out: Path, tokens: Mapping[str, str]) -> None:
+    """Write bearer tokens as JSON readable by the owner only (mode 0600) and say so."""
+    out.write_text(json.dumps(tokens, indent=1))
+    os.chmod(out, 0o600)
+    click.echo(f"{len(tokens)} tokens written to {out}")

@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -14,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from hub.cli.common import write_tokens
 from hub.settings import get_settings
 
 AGENCY_MODULES = {"dukcapil": "dukcapil", "pln": "pln", "pudam": "pudam", "bpjs_kesehatan": "bpjs"}
@@ -176,9 +175,7 @@ def desk_tokens(out: Path, regions_: tuple[str, ...]) -> None:
     from hub.connectors.intake_api import DeskTokens
 
     tokens = DeskTokens.generate(regions_ or None)
-    out.write_text(json.dumps(tokens, indent=1))
-    os.chmod(out, 0o600)
-    click.echo(f"{len(tokens)} tokens written to {out}")
+    write_tokens(out, tokens)
 
 
 @click.group()

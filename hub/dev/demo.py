@@ -18,10 +18,11 @@ from pathlib import Path
 
 import httpx
 
-from hub.access.catalogue import MALL, WORKER, desk_principal, principals
+from hub.access.catalogue import DISPATCHER, MALL, WORKER, desk_principal, principals
 from hub.access.credentials import CredentialStore
 from hub.core.models import RequestLifecycleEvent
 from hub.core.records import CitizenNotice, SlaEvent
+from hub.delivery.demo import WebhookAgency
 from hub.dev.mall_demo import MallDemo
 from hub.dev.provision import provision
 from hub.dev.runner import WorkerProcess
@@ -179,6 +180,8 @@ def run_demo(*, rate: float = 15.0, duration: float = 15.0, seed: int = 2026, ti
     settings = stack.settings(metrics_port=metrics_port, worker_data_dir=workdir / "worker", sla_tick_seconds=1.0,
                               citizen_ref_key="demo-only-key-not-for-production")
     worker = WorkerProcess(stack.credentials.settings_for(settings, WORKER).to_env(), stack.logs / "worker.log")
+    # push delivery (hub.delivery.demo): the dispatcher runs as its own principal
+    webhooks = WebhookAgency(stack.credentials.settings_for(settings, DISPATCHER), workdir, free_port())
     try:
         provision(settings)
         say(f"as the hub admin: {len(topic_specs(settings))} topics, their schemas, and "
@@ -189,6 +192,7 @@ def run_demo(*, rate: float = 15.0, duration: float = 15.0, seed: int = 2026, ti
         say(f"hub worker ready as {WORKER} (metrics on http://127.0.0.1:{metrics_port}/metrics)")
         mall = MallDemo(stack.credentials.settings_for(settings, MALL), workdir, free_port()).start()
         say(f"service mall dashboard: {mall.url} (staff token {mall.token}); citizen page: {mall.url}citizen")
+        webhooks.start()
         requests, counts = asyncio.run(_run_traffic(settings, stack.credentials, seed, rate, duration))
         intake = set(intake_topics(settings))
         topics = [s.name for s in topic_specs(settings) if s.name not in intake
@@ -197,11 +201,13 @@ def run_demo(*, rate: float = 15.0, duration: float = 15.0, seed: int = 2026, ti
         metrics_text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
         shot = mall.finish(workdir / "mall-dashboard.png")
         say(f"service mall dashboard screenshot: {shot or 'not taken (no Chromium)'}")
-        return 0 if _report(settings, requests, counts, records, metrics_text) else 1
+        ok = _report(settings, requests, counts, records, metrics_text)
+        return 0 if webhooks.finish() and ok else 1
     except KeyboardInterrupt:
         say("\ninterrupted")
         return 130
     finally:
         say("stopping worker and stack")
+        webhooks.stop()
         worker.stop()
         stack.stop()

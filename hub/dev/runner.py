@@ -1,4 +1,5 @@
-"""Run a hub worker as its own process (the demo, the tests and the benchmarks use this)."""
+"""Run a hub worker (or another long-running ``hub`` command, e.g. ``deliver``) as its own process (the
+demo, the tests and the benchmarks use this)."""
 
 from __future__ import annotations
 
@@ -11,21 +12,21 @@ from pathlib import Path
 
 
 class WorkerProcess:
-    """``python -m hub worker`` (or ``args``: e.g. ``mall serve``) with the given environment, logging to
-    ``log_path``."""
+    """``python -m hub worker`` (or ``python -m hub <command...>``, e.g. ``mall serve``) with the given
+    environment, logging to ``log_path``."""
 
     def __init__(self, env: dict[str, str], log_path: Path, *, name: str = "worker",
-                 args: tuple[str, ...] = ("worker",)):
+                 command: tuple[str, ...] = ("worker",)):
         self.env = {**os.environ, **env}
-        self.args = args
         self.log_path = Path(log_path)
         self.name = name
+        self.command = command
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "hub", *self.args], env=self.env, stdout=log,
+        self.proc = subprocess.Popen([sys.executable, "-m", "hub", *self.command], env=self.env, stdout=log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      start_new_session=True)
         return self

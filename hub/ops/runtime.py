@@ -7,7 +7,7 @@
 - for role ``"worker"``: the consumer-lag poller of group ``settings.app_id`` on the intake topics.
 
 ``mark_ready(True)`` when the process can do its work (a worker: partitions assigned), ``mark_ready(False)``
-when it cannot (revoked, shutting down). A worker starts not ready; other roles start ready.
+when it cannot (revoked, shutting down). A worker and a dispatcher start not ready; other roles start ready.
 
 Calling ``start_process_services`` again in the same process changes nothing (the first call wins).
 """
@@ -28,7 +28,8 @@ from hub.wire.topics import intake_topics
 
 log = logging.getLogger("hub.ops")
 
-ROLES = ("worker", "connector", "cli", "mall")
+ROLES = ("worker", "connector", "cli", "mall", "dispatcher")
+WAIT_FOR_PARTITIONS = ("worker", "dispatcher")  # start not ready: ready once partitions are assigned
 LAG_INTERVAL = 10.0
 
 
@@ -76,8 +77,9 @@ def start_services(settings: Settings, role: str, *, log_level: str | int = "inf
 
         metrics.BUILD.info({"version": __version__, "role": role})
         app = OpsApp(role)
-        app.set_ready(role != "worker", "started" if role != "worker" else "waiting for partitions")
-        metrics.READY.labels(role).set(1 if role != "worker" else 0)
+        waits = role in WAIT_FOR_PARTITIONS
+        app.set_ready(not waits, "waiting for partitions" if waits else "started")
+        metrics.READY.labels(role).set(0 if waits else 1)
         server = OpsServer(app, settings.metrics_port).start() if settings.metrics_port else None
         poller = None
         if role == "worker":
