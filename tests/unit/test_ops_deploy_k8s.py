@@ -35,7 +35,7 @@ K8S_OBJECTS = [doc for docs in K8S.values() for doc in docs if doc and doc["kind
 [KUSTOMIZATION] = K8S["kustomization.yaml"]
 SETTINGS_ENV = {f"HUB_{name.upper()}" for name in Settings.model_fields}
 #: Secrets the operator creates by hand (deploy/k8s/mall.yaml's header), not generated.
-OPERATOR_SECRETS = {"hub-mall", "hub-citizen-ref"}
+OPERATOR_SECRETS = {"hub-mall", "hub-citizen-ref", "hub-delivery", "hub-delivery-api-tokens"}
 
 
 def kind(k: str) -> list[dict]:

@@ -10,7 +10,16 @@ from collections import defaultdict
 from hub.delivery.model import State
 from hub.delivery.receiver import Receiver
 from hub.dev.runner import WorkerProcess
-from tests.integration.delivery.tools import eventually, lifecycle, opened, publish, register, topics, until
+from tests.integration.delivery.tools import (
+    as_dispatcher,
+    eventually,
+    lifecycle,
+    opened,
+    publish,
+    register,
+    topics,
+    until,
+)
 
 
 async def test_kill_9_mid_retries_then_restart_loses_nothing_and_repeats_no_event_as_another(
@@ -24,7 +33,7 @@ async def test_kill_9_mid_retries_then_restart_loses_nothing_and_repeats_no_even
     first, second = events[:20], events[20:]
 
     def dispatcher(n: int) -> WorkerProcess:
-        process = WorkerProcess(settings.to_env(), tmp_path / f"deliver-{n}.log", name=f"dispatcher {n}",
+        process = WorkerProcess(as_dispatcher(settings).to_env(), tmp_path / f"deliver-{n}.log", name=f"dispatcher {n}",
                                 command=("deliver",))
         process.start().wait_ready()
         return process

@@ -13,7 +13,7 @@ import asyncpg
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from hub.connectors.publisher import Publisher
+from hub.access.credentials import store_of
 from hub.core import catalogue
 from hub.core.models import RequestLifecycleEvent
 from hub.core.records import AuditEntry
@@ -21,8 +21,9 @@ from hub.delivery import service
 from hub.delivery.model import State
 from hub.delivery.receiver import Receiver
 from hub.delivery.signing import generate_secret
+from hub.dev.sources import SourcePublishers
+from hub.wire.clients import registry
 from hub.wire.codec import Codec
-from hub.wire.registry import SchemaRegistry
 from hub.wire.tail import collect
 from hub.wire.topics import ensure_topics, topic_specs
 from tests.integration.delivery.tools import (
@@ -50,7 +51,7 @@ async def test_an_agency_endpoint_receives_its_requests_through_the_whole_hub(de
     events = lifecycle(6, 3)
     dispatcher = await running(settings)
     try:
-        async with Publisher(settings, "test", "/smart-kampung/test") as publisher:
+        async with SourcePublishers(settings, store_of(settings)) as publisher:
             for step in range(3):  # one status after the other, as a desk would send them
                 await publisher.publish_many((e, None) for e in events[step * 6:(step + 1) * 6])
                 await asyncio.sleep(0.5)
@@ -64,7 +65,7 @@ async def test_an_agency_endpoint_receives_its_requests_through_the_whole_hub(de
     assert all(r.webhook_id == r.doc["id"] for r in got)
     records = await collect(settings, [settings.agency_topic(AGENCY), settings.topic_audit],
                             until=lambda rs: len(rs) >= 2 * len(events), timeout=30)
-    codec = Codec(SchemaRegistry(settings.registry_url))
+    codec = Codec(registry(settings))
     on_topic = {r.headers["ce_id"]: RequestLifecycleEvent.from_avro(codec.decode(r.value).record)
                 for r in records if r.topic == settings.agency_topic(AGENCY)}
     by_request = defaultdict(list)

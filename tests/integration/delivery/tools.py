@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hub.access.catalogue import DISPATCHER
+from hub.access.credentials import store_of
 from hub.connectors.publisher import Publisher
 from hub.core.lifecycle import Status
 from hub.core.models import RequestLifecycleEvent
@@ -94,8 +96,14 @@ async def publish(settings: Settings, events: list[RequestLifecycleEvent], agenc
         await p.publish_many((e, None) for e in events)
 
 
+def as_dispatcher(settings: Settings) -> Settings:
+    """The dispatcher's own settings: the same hub as the principal ``dispatcher`` (reads the agency topics,
+    writes the audit topic, groups under ``dispatcher.``)."""
+    return store_of(settings).settings_for(settings, DISPATCHER)
+
+
 async def running(settings: Settings) -> Dispatcher:
-    dispatcher = await Dispatcher(settings, agencies=[AGENCY, "pln"]).start()
+    dispatcher = await Dispatcher(as_dispatcher(settings), agencies=[AGENCY, "pln"]).start()
     await asyncio.wait_for(dispatcher.ready.wait(), 60)
     return dispatcher
 
