@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import pydantic
+
 from hub.core.models import RequestLifecycleEvent
+from hub.errors import KeyMismatch, SchemaMismatch, WrongRecord
 from hub.settings import Settings
 from hub.wire import cloudevents as ce
-from hub.errors import KeyMismatch, WrongRecord
 from hub.wire.codec import Codec
-from hub.wire.deadletter import Origin, dead_letter_headers
+from hub.wire.deadletter import Origin, dead_letter_headers, describe
 
 STAGE = "lifecycle"
 
@@ -35,12 +37,16 @@ class Outgoing:
 def read_event(codec: Codec, key: bytes | None, value: bytes | None,
                headers: Sequence[tuple[str, bytes]] | None, *, key_field: str = "request_id",
                ) -> tuple[ce.CloudEvent, RequestLifecycleEvent]:
-    """Decode one lifecycle record; raises a DecodeError / ValidationError naming what is wrong."""
+    """Decode one lifecycle record; raises a :class:`hub.errors.RecordError` naming what is wrong (and no
+    other exception: the fuzz tests in tests/unit/wire hold it to that)."""
     decoded = codec.decode(value)
     if decoded.record_name != RequestLifecycleEvent.SCHEMA:
         raise WrongRecord(f"expected {RequestLifecycleEvent.SCHEMA}, got {decoded.record_name}")
     meta = ce.from_headers(headers)
-    event = RequestLifecycleEvent.from_avro(decoded.record)
+    try:
+        event = RequestLifecycleEvent.from_avro(decoded.record)
+    except pydantic.ValidationError as exc:  # well-formed Avro the model refuses: the record's fault too
+        raise SchemaMismatch(describe(exc)) from exc
     expected = getattr(event, key_field)
     if expected is None or key != expected.encode():
         raise KeyMismatch(f"record key {key!r} is not the {key_field} {expected!r}")
