@@ -27,7 +27,7 @@ bench: $(STAMP)
 	$(PY) -m pip install -q -e '.[dev,bench]'
 	$(PY) -m bench
 
-# The fault campaign of issue 11 on the real stack (~15 min; FAULTS_ARGS=--quick: ~6); not part of `make test`.
+# The fault campaign of issue 11 on the real stack (~15 min; FAULTS_ARGS=--quick: ~10); not part of `make test`.
 faults: $(STAMP)
 	$(PY) -m bench.faults $(FAULTS_ARGS)
 

@@ -1,7 +1,7 @@
 """``python -m bench.faults`` (``make faults``): the fault campaign of issue 11 on the real stack, under load.
 
     python -m bench.faults                  # every scenario, ~15 min on 2 cores
-    python -m bench.faults --quick          # smaller and shorter, ~6 min
+    python -m bench.faults --quick          # smaller and shorter (one kill), ~10 min
     python -m bench.faults --only fuzzed_intake,worker_kills
 
 Scenarios (one module each): fuzzed_intake (``intake``), worker_kills (``workers``), broker_kill and

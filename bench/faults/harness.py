@@ -7,7 +7,9 @@ its traffic senders, and the wait until it has drained.
 * :class:`Workers` -- ``hub worker`` processes as ``hub-worker``, each with its own data folder and ops port,
   kept running like an orchestrator would: a worker that exits on its own is a *crash* (recorded with the
   end of its log) and is started again after :data:`RESTART_DELAY`; :meth:`Workers.kill` is the campaign's
-  own ``kill -9`` (no restart until :meth:`Workers.revive`). ``/readyz`` of each is polled once a second.
+  own ``kill -9`` (no restart until :meth:`Workers.revive`). ``/readyz`` of each is polled once a second,
+  ``/metrics`` every :data:`METRICS_EVERY` seconds (the largest page, and every label value that looks like
+  an id or a NIK: a restarted worker starts a fresh page, so it is watched all along).
 * :class:`Sender` -- a ``bench.faults.sender`` process (``load`` or ``fuzz``).
 * :func:`drain` -- until the group's committed offsets reach the intake topics' ends, or stop moving.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -39,6 +42,9 @@ from hub.wire.clients import kafka_options
 from hub.wire.tail import partitions
 from hub.wire.topics import intake_topics
 
+LABEL = re.compile(r'="([^"]*)"')
+ID_LIKE = re.compile(r"\d{12}")  # a NIK, a phone or an id in a label value: content, not a closed set
+METRICS_EVERY = 5.0  # seconds between scrapes of each worker's /metrics
 RESTART_DELAY = 2.0  # an orchestrator's back-off before it starts a crashed worker again
 MAX_RESTARTS = 6  # per worker and scenario: then it is left down (a crash loop), and reported
 STOP_TIMEOUT = 15.0  # SIGTERM, then SIGKILL
@@ -128,6 +134,8 @@ class Workers:
         self.kills: list[tuple[str, float]] = []
         self.readiness: list[tuple[float, str, bool, str]] = []  # (time, worker, ready, reason) on change
         self._ready: dict[str, bool] = {}
+        self.metrics: dict[str, dict[str, Any]] = {}  # per worker: largest page, id-like label values seen
+        self._scraped = 0.0
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._watch, daemon=True)
@@ -175,6 +183,9 @@ class Workers:
                 for slot in self.slots:
                     self._check(slot)
             self._poll_ready()
+            if time.monotonic() - self._scraped >= METRICS_EVERY:
+                self._scraped = time.monotonic()
+                self._scrape_metrics()
 
     def _check(self, slot: Slot) -> None:
         proc = slot.process.proc if slot.process else None
@@ -206,10 +217,24 @@ class Workers:
                 self._ready[slot.name] = ready
                 self.readiness.append((time.time(), slot.name, ready, reason))
 
+    def _scrape_metrics(self) -> None:
+        for slot in self.slots:
+            try:
+                text = httpx.get(f"http://127.0.0.1:{slot.port}/metrics", timeout=5).text
+            except httpx.HTTPError:
+                continue
+            series = [line for line in text.splitlines() if line and not line.startswith("#")]
+            page = self.metrics.setdefault(slot.name, {"bytes": 0, "series": 0, "id_like_label_values": []})
+            page["bytes"] = max(page["bytes"], len(text.encode()))
+            page["series"] = max(page["series"], len(series))
+            found = {v[:40] for line in series for v in LABEL.findall(line) if ID_LIKE.search(v)}
+            page["id_like_label_values"] = sorted(set(page["id_like_label_values"]) | found)[:10]
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(5)
+        self._scrape_metrics()
         for slot in self.slots:
             if slot.process:
                 slot.process.stop(STOP_TIMEOUT)

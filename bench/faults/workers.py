@@ -1,6 +1,7 @@
-"""Scenario family 2: ``kill -9`` of a worker under load, three times. Two workers share the partitions; one
-is killed (SIGKILL: no goodbye to the group), the survivor must take its partitions over; then the killed
-one is started again (an orchestrator's replacement) before the next kill, which hits the other worker.
+"""Scenario family 2: ``kill -9`` of a worker under load, three times (once with ``--quick``). Two workers
+share the partitions; one is killed (SIGKILL: no goodbye to the group), the survivor must take its
+partitions over; then the killed one is started again (an orchestrator's replacement) before the next
+kill, which hits the other worker.
 
 Per kill: ``takeover_s`` -- from the kill until every intake partition that had records waiting has
 committed past where it stood (seen from the group's committed offsets, polled; Faust commits every
@@ -21,7 +22,7 @@ from bench.faults.scenario import Context, Fault, Live, run, wait_until
 
 FAILOVER_TARGET_S = 15.0
 DESCRIPTION = ("two workers under load; kill -9 of one, the survivor takes over, the killed one is replaced; "
-               "three times, alternating")
+               "{n} time(s), alternating")
 
 
 def progressed_since(live: Live, before: dict[tuple[str, int], tuple[int, int]]) -> bool:
@@ -72,4 +73,5 @@ def worker_kills(ctx: Context) -> dict[str, Any]:
         live.extra["load"] = live.load.finish()
         return faults
 
-    return run(ctx, "worker_kills", DESCRIPTION, inject=inject_then_stop, judge=judge, load_seconds=longest)
+    return run(ctx, "worker_kills", DESCRIPTION.format(n=scale.kills), inject=inject_then_stop, judge=judge,
+               load_seconds=longest)
