@@ -444,10 +444,21 @@ STOPPERS: tuple[tuple[str, int, str], ...] = (
 )
 
 
+def intake_limit(settings: Settings) -> int | None:
+    """The hub's own size limit on intake records, where the settings have one (a field named for intake and
+    bytes or size): the last wave then holds records just over it too."""
+    for name in type(settings).model_fields:
+        if "intake" in name and ("bytes" in name or "size" in name):
+            value = getattr(settings, name)
+            return value if isinstance(value, int) and value > 0 else None
+    return None
+
+
 def forge(settings: Settings, codec: Codec, n: int, *, seed: int, big: int = 4,
           now: datetime | None = None) -> list[Sample]:
     """About ``n`` samples of every kind in :data:`KINDS` (by weight, in shuffled groups), then ``big`` of
-    each of :data:`STOPPERS`. Deterministic for a seed (ids drawn from ``uuid4`` aside)."""
+    each of :data:`STOPPERS` (and of records just over :func:`intake_limit`). Deterministic for a seed (ids
+    drawn from ``uuid4`` aside)."""
     f = Forge(settings, codec, seed=seed, now=now)
     names = list(KINDS)
     weights = [KINDS[k][0] for k in names]
@@ -459,7 +470,9 @@ def forge(settings: Settings, codec: Codec, n: int, *, seed: int, big: int = 4,
         count += len(group)
     f.rng.shuffle(groups)
     samples = [s for group in groups for s in group]
-    for kind, size, expect in STOPPERS:
+    limit = intake_limit(settings)
+    over_limit = (("size_just_over_intake_limit", limit + 256, REFUSE),) if limit else ()
+    for kind, size, expect in (*STOPPERS, *over_limit):
         for _ in range(big):
             samples.extend(f.header_key_not_utf8() if size == 0 else [f.sized(size, kind, expect)])
     return samples
