@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test unit bench stack-fetch clean chromium
+.PHONY: demo test unit bench faults stack-fetch clean chromium
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
@@ -34,6 +34,10 @@ unit: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pip install -q -e '.[dev,bench]'
 	$(PY) -m bench
+
+# The fault campaign of issue 11 on the real stack (~15 min; FAULTS_ARGS=--quick: ~10); not part of `make test`.
+faults: $(STAMP)
+	$(PY) -m bench.faults $(FAULTS_ARGS)
 
 stack-fetch: $(STAMP)
 	$(PY) -m hub dev fetch

@@ -159,7 +159,12 @@ def desk_openapi(out: Path | None) -> None:
     """The desk intake API's OpenAPI document, generated from its models."""
     from hub.connectors.intake_api import openapi
 
-    text = json.dumps(openapi(), indent=2, ensure_ascii=False) + "\n"
+    _document(openapi(), out)
+
+
+def _document(doc: dict, out: Path | None) -> None:
+    """An API's OpenAPI document to ``out`` (the repository's docs/ keep one per API), or stdout."""
+    text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     if out is None:
         click.echo(text, nl=False)
     else:
@@ -237,6 +242,16 @@ def agency_run(code: str, state_dir: Path, sql_dsn: str | None, webhook_port: in
         await connector.stop()
 
     asyncio.run(run_until_signalled(go))
+
+
+@agency.command("openapi")
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="write here (default: stdout); the repository keeps docs/openapi-agency-webhook.json")
+def agency_openapi(out: Path | None) -> None:
+    """The agency callback API's OpenAPI document (``--webhook-port``), generated from its models."""
+    from hub.connectors.webhook import openapi
+
+    _document(openapi(), out)
 
 
 @agency.command("secret")

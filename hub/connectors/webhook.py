@@ -19,7 +19,7 @@ import base64
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi import Path as PathParam
@@ -112,3 +112,8 @@ def create_app(connectors: Mapping[str, tuple[AgencyConnector, str]]) -> FastAPI
     install(app)
     app.include_router(router)
     return app
+
+
+def openapi() -> dict[str, Any]:
+    """The callback API's OpenAPI document, from its models (``docs/openapi-agency-webhook.json``)."""
+    return create_app({}).openapi()

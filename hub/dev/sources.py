@@ -62,6 +62,18 @@ class SourcePublishers:
             self._publishers[topic] = publisher
         return publisher
 
+    async def open_all(self) -> None:
+        """Start a publisher on every intake topic now (each schema id looked up, each producer connected),
+        not at the first event of each source."""
+        from hub.core import catalogue
+        from hub.wire.topics import DESK_AGENCY
+
+        for node in self.settings.desk_node_prefixes:
+            await self._publisher(self.settings.desk_intake_topic(node), desk_principal(node))
+        for code in catalogue.agencies():
+            if code != DESK_AGENCY:
+                await self._publisher(self.settings.agency_intake_topic(code), agency_principal(code))
+
     async def send_batch(self, items: Sequence[Item]) -> list[BaseException | None]:
         """``Publisher.send_batch`` over the sources' topics (one outcome per item, in order)."""
         groups: dict[tuple[str, str], list[tuple[int, Item]]] = {}
@@ -92,6 +104,13 @@ class SourcePublishers:
     async def stop(self) -> None:
         for publisher in self._publishers.values():
             await publisher.stop()
+        self._publishers.clear()
+
+    async def abort(self) -> None:
+        """Close every producer without flushing (the broker is away: ``Publisher.abort``); the next send
+        starts fresh ones. The caller still has what was not acknowledged and sends it again."""
+        for publisher in self._publishers.values():
+            await publisher.abort()
         self._publishers.clear()
 
     async def __aenter__(self) -> SourcePublishers:

@@ -165,10 +165,21 @@ class LocalStack:
         self.pki: DevPki | None = None
         self.pids: dict[str, int] = {}
         self.timings: dict[str, float] = {}  # seconds from start until each component answered
+        self._cluster_id: str | None = None  # the KRaft cluster id every node's storage is formatted with
 
     @property
     def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.ports.kafka}"
+        return ",".join(node.bootstrap for node in self.nodes)
+
+    @property
+    def nodes(self) -> list[KafkaNode]:
+        """The Kafka nodes (broker + controller each): one here, several in ``hub.dev.cluster.LocalCluster``."""
+        p = self.ports
+        return [KafkaNode(1, p.kafka, p.internal, p.controller)]
+
+    def node_name(self, node: KafkaNode) -> str:
+        """The node's key in :attr:`pids` and the name of its folder and log."""
+        return "kafka" if len(self.nodes) == 1 else f"kafka-{node.node_id}"
 
     @property
     def registry_url(self) -> str:
@@ -235,12 +246,17 @@ class LocalStack:
                                            env={**os.environ, **(env or {})}).pid
 
     def _start_kafka(self, java: str, admin_password: str) -> None:
+        for node in self.nodes:
+            self._start_node(node, java, admin_password)
+
+    def _start_node(self, node: KafkaNode, java: str, admin_password: str) -> None:
+        """Start one node on its data and ports (its storage is formatted on its first start only)."""
         assert self.dist and self.pki
-        p = self.ports
-        node = KafkaNode(1, p.kafka, p.internal, p.controller)
-        cmd = prepare(node, [node], self.pki, self.workdir / "kafka", java=java, libs=self.dist.kafka_libs,
-                      heap=self.kafka_heap, cluster_id=_cluster_id(), admin_password=admin_password)
-        self._spawn("kafka", cmd, self.workdir / "kafka")
+        name = self.node_name(node)
+        self._cluster_id = self._cluster_id or _cluster_id()
+        cmd = prepare(node, self.nodes, self.pki, self.workdir / name, java=java, libs=self.dist.kafka_libs,
+                      heap=self.kafka_heap, cluster_id=self._cluster_id, admin_password=admin_password)
+        self._spawn(name, cmd, self.workdir / name)
 
     def _start_registry(self, java: str) -> None:
         assert self.dist and self.pki
@@ -288,24 +304,31 @@ class LocalStack:
         raise StackError(f"{name} did not become ready in time; see {self.logs}/{name}.log")
 
     def _wait_kafka(self, deadline: float) -> None:
+        """Until every node is alive and the cluster's metadata lists every broker."""
         from aiokafka.admin import AIOKafkaAdminClient
 
         from hub.wire.clients import kafka_options
 
         options = kafka_options(self.settings())
+        expected = len(self.nodes)
 
         async def metadata_answers() -> bool:
             admin = AIOKafkaAdminClient(request_timeout_ms=3000, **options)
             try:
                 await admin.start()
-                await admin.describe_cluster()
-                return True
+                described = await admin.describe_cluster()
+                return len(described.get("brokers") or ()) >= expected
             except Exception:
                 return False
             finally:
                 await admin.close()
 
-        self._wait("kafka", lambda: _port_open(self.ports.kafka) and asyncio.run(metadata_answers()), deadline)
+        def ready() -> bool:
+            for node in self.nodes:
+                self._check_alive(self.node_name(node))
+            return all(_port_open(node.client) for node in self.nodes) and asyncio.run(metadata_answers())
+
+        self._wait(self.node_name(self.nodes[0]), ready, deadline)
 
     def _registry_ready(self) -> bool:
         try:
@@ -320,10 +343,15 @@ class LocalStack:
         except httpx.HTTPError:
             return False
 
-    def kill_kafka(self, sig: int = signal.SIGKILL) -> None:
-        """Stop the broker abruptly (tests and drills); :meth:`restart_kafka` brings it back."""
-        pid = self.pids.pop("kafka", None)
-        if pid:
+    def kill_kafka(self, sig: int = signal.SIGKILL, *, node_id: int | None = None) -> None:
+        """Stop the broker abruptly (tests and drills); :meth:`restart_kafka` brings it back. In a cluster,
+        ``node_id`` names one node (None: every node)."""
+        for node in self.nodes:
+            if node_id is not None and node.node_id != node_id:
+                continue
+            pid = self.pids.pop(self.node_name(node), None)
+            if not pid:
+                continue
             if sig == signal.SIGKILL:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, signal.SIGKILL)
@@ -332,17 +360,24 @@ class LocalStack:
             else:
                 _terminate(pid, 30)
 
-    def restart_kafka(self, timeout: float = 120.0) -> None:
-        """Start the broker again on its data and ports (its storage is formatted already)."""
-        self._start_kafka(find_java(KAFKA_JAVA), self.credentials.password(ADMIN))
+    def restart_kafka(self, timeout: float = 120.0, *, node_id: int | None = None) -> None:
+        """Start the broker again on its data and ports (its storage is formatted already); in a cluster
+        ``node_id`` names the node (None: every node not running), and this returns once every broker is
+        back in the cluster's metadata."""
+        java, password = find_java(KAFKA_JAVA), self.credentials.password(ADMIN)
+        for node in self.nodes:
+            if (node_id is None or node.node_id == node_id) and self.node_name(node) not in self.pids:
+                self._start_node(node, java, password)
         self._save()
         self._wait_kafka(time.monotonic() + timeout)
 
     def stop(self, timeout: float = 20.0) -> None:
-        for name in ("registry", "idp", "kafka"):
+        for name in ("registry", "idp"):
             pid = self.pids.pop(name, None)
             if pid:
                 _terminate(pid, timeout)
+        # Every node at once: a node stopped alone waits for a quorum that its peers are leaving.
+        _terminate_all([self.pids.pop(name) for name in list(self.pids) if name.startswith("kafka")], timeout)
         (self.workdir / "state.json").unlink(missing_ok=True)
 
     # -- state for `hub dev down` ------------------------------------------------------------------
@@ -384,23 +419,37 @@ def _port_open(port: int) -> bool:
 
 def _terminate(pid: int, timeout: float) -> None:
     """SIGTERM the process group, then SIGKILL it if it lingers."""
+    _terminate_all([pid], timeout)
+
+
+def _gone(pid: int) -> bool:
     try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return bool(done)
+    except ChildProcessError:  # not our child (hub dev down from another shell)
         try:
-            done, _ = os.waitpid(pid, os.WNOHANG)
-            if done:
-                return
-        except ChildProcessError:  # not our child (hub dev down from another shell)
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-        time.sleep(0.2)
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+
+def _terminate_all(pids: list[int], timeout: float) -> None:
+    """SIGTERM the process groups together, then SIGKILL those that linger past ``timeout``."""
+    left = []
+    for pid in pids:
+        try:
+            os.killpg(pid, signal.SIGTERM)
+            left.append(pid)
+        except ProcessLookupError:
+            pass
+    end = time.monotonic() + timeout
+    while left and time.monotonic() < end:
+        left = [pid for pid in left if not _gone(pid)]
+        if left:
+            time.sleep(0.2)
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)

@@ -20,6 +20,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from prometheus_client import REGISTRY, CollectorRegistry, make_wsgi_app
 
 Check = Callable[[], "str | None"]  # None = fine, else the problem in a few words
+ALLOWED_METHODS = ("GET", "HEAD")  # anything else: 405 (docs/openapi-ops.json, held to it by schemathesis)
 
 
 class _Server(ThreadingMixIn, WSGIServer):
@@ -48,6 +49,9 @@ class OpsApp:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/").rstrip("/") or "/"
+        if environ.get("REQUEST_METHOD", "GET") not in ALLOWED_METHODS:  # probes and scrapes only read
+            return _json(start_response, 405, {"error": "method not allowed"},
+                         [("Allow", ", ".join(ALLOWED_METHODS))])
         if path == "/metrics":
             return self._metrics(environ, start_response)
         if path == "/healthz":
@@ -70,11 +74,13 @@ class OpsApp:
         return _json(start_response, 404, {"error": "not found"})
 
 
-def _json(start_response: Callable[..., Any], status: int, body: dict[str, Any]) -> list[bytes]:
+def _json(start_response: Callable[..., Any], status: int, body: dict[str, Any],
+          extra: list[tuple[str, str]] | None = None) -> list[bytes]:
     data = json.dumps(body).encode()
-    reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}[status]
+    reason = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}[status]
     start_response(f"{status} {reason}", [("Content-Type", "application/json"),
-                                          ("Content-Length", str(len(data))), ("Cache-Control", "no-store")])
+                                          ("Content-Length", str(len(data))), ("Cache-Control", "no-store"),
+                                          *(extra or [])])
     return [data]
 
 

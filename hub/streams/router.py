@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import pydantic
+
 from hub.compat import UNREADABLE_HEADER
 from hub.core.models import RequestLifecycleEvent
-from hub.errors import KeyMismatch, TooLarge, UnreadableRecord, WrongRecord, echo
+from hub.errors import KeyMismatch, SchemaMismatch, TooLarge, UnreadableRecord, WrongRecord, echo
 from hub.settings import Settings
 from hub.wire import cloudevents as ce
 from hub.wire.codec import Codec
-from hub.wire.deadletter import Origin, dead_letter_headers
+from hub.wire.deadletter import Origin, dead_letter_headers, describe
 
 STAGE = "lifecycle"
 
@@ -66,12 +68,16 @@ def check_outputs(outs: Sequence[Outgoing], limit: int) -> None:
 def read_event(codec: Codec, key: bytes | None, value: bytes | None,
                headers: Sequence[tuple[str, bytes]] | None, *, key_field: str = "request_id",
                ) -> tuple[ce.CloudEvent, RequestLifecycleEvent]:
-    """Decode one lifecycle record; raises a DecodeError / ValidationError naming what is wrong."""
+    """Decode one lifecycle record; raises a :class:`hub.errors.RecordError` naming what is wrong (and no
+    other exception: the fuzz tests in tests/unit/wire hold it to that)."""
     decoded = codec.decode(value)
     if decoded.record_name != RequestLifecycleEvent.SCHEMA:
         raise WrongRecord(f"expected {RequestLifecycleEvent.SCHEMA}, got {decoded.record_name}")
     meta = ce.from_headers(headers)
-    event = RequestLifecycleEvent.from_avro(decoded.record)
+    try:
+        event = RequestLifecycleEvent.from_avro(decoded.record)
+    except pydantic.ValidationError as exc:  # well-formed Avro the model refuses: the record's fault too
+        raise SchemaMismatch(describe(exc)) from exc
     expected = getattr(event, key_field)
     if expected is None or key != expected.encode():
         raise KeyMismatch(f"record key {echo(key)} is not the {key_field} {echo(expected)}")
