@@ -130,6 +130,13 @@ class Settings(BaseSettings):
     mall_lead_window_days: int = Field(
         30, ge=1, description="lead time figures cover requests finished this many days back")
 
+    # --- Worker hot path (issue 15): batches end to end; which records an event produces ---
+    worker_batch_max: int = Field(500, ge=1, description="most input records the worker takes in one batch "
+                                  "(decided, sent and written to its tables together)")
+    worker_batch_wait_ms: float = Field(5.0, gt=0, description="longest a batch waits to fill: at low load a "
+                                        "batch of one leaves after this")
+    # --- end of the worker hot path's settings ---
+
     @field_validator("mall_database", "mall_tokens_file", mode="before")
     @classmethod
     def _mall_unset(cls, value: object) -> object:

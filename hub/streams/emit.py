@@ -34,7 +34,7 @@ from typing import Any
 import faust
 from aiokafka.errors import KafkaError
 
-from hub import metrics
+from hub import compat, metrics
 from hub.streams.router import Outgoing
 
 log = logging.getLogger("hub.worker")
@@ -66,20 +66,10 @@ class Emitter:
         self._counted: dict[tuple[str, str], Any] = {}  # (topic, audience) -> its EVENTS_OUT child
 
     def _aiokafka(self) -> Any:
-        if self._producer is None:
-            producer = self.app.producer
-            self._guard_flush(producer)
-            self._producer = producer._ensure_producer()  # faust 0.15: the started AIOKafkaProducer
+        if self._producer is None:  # Faust's producer, patched in hub.compat (the flush before a commit checks)
+            compat.check_after_flush(self.app.producer, self.raise_if_failed)
+            self._producer = compat.raw_producer(self.app.producer)
         return self._producer
-
-    def _guard_flush(self, producer: Any) -> None:
-        flush = producer.flush
-
-        async def flush_then_check() -> None:
-            await flush()
-            self.raise_if_failed()
-
-        producer.flush = flush_then_check
 
     def raise_if_failed(self) -> None:
         if self.failed is not None:

@@ -1,17 +1,19 @@
 """Shared per-record pieces of the agents, without Faust: reading an intake record, outgoing records,
 dead letters.
 
-read: decode (codec) -> CloudEvents headers -> model -> key check. The lifecycle engine
-(``hub.streams.engine``) does the rest; the Faust agent in ``hub.streams.app`` only moves records in
-and out of Kafka around them.
+read: decode (codec) -> CloudEvents headers -> the model's checks on plain data -> key check. The request
+engine (``hub.streams.engine``) does the rest; the worker (``hub.streams.worker``) only moves records in and
+out of Kafka around them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from hub.compat import UNREADABLE_HEADER
+from hub.core.lifecycle import Status
 from hub.core.models import RequestLifecycleEvent
 from hub.errors import KeyMismatch, TooLarge, UnreadableRecord, WrongRecord, echo
 from hub.settings import Settings
@@ -20,8 +22,6 @@ from hub.wire.codec import Codec
 from hub.wire.deadletter import Origin, dead_letter_headers
 
 STAGE = "lifecycle"
-
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,19 +63,38 @@ def check_outputs(outs: Sequence[Outgoing], limit: int) -> None:
         check_size(out.key, out.value, out.headers, limit, f"the record for {out.topic}")
 
 
-def read_event(codec: Codec, key: bytes | None, value: bytes | None,
-               headers: Sequence[tuple[str, bytes]] | None, *, key_field: str = "request_id",
-               ) -> tuple[ce.CloudEvent, RequestLifecycleEvent]:
-    """Decode one lifecycle record; raises a DecodeError / ValidationError naming what is wrong."""
+#: The lifecycle model's own constraints beyond the Avro types (a test keeps them in step with the model):
+#: a decoded record that meets them is the model's content, so the hot path needs no model at all.
+ID_MAX, NOTE_MAX = 128, 500
+STATUSES: frozenset[str] = frozenset(s.value for s in Status)
+
+
+def fits_model(record: dict[str, Any]) -> bool:
+    """True when a decoded lifecycle record meets every constraint ``RequestLifecycleEvent`` adds to its Avro
+    schema (lengths and the status symbol)."""
+    note = record["note"]
+    return (0 < len(record["event_id"]) <= ID_MAX and 0 < len(record["request_id"]) <= ID_MAX
+            and bool(record["source_system"]) and bool(record["service_code"]) and bool(record["region_code"])
+            and bool(record["agency"]) and (note is None or len(note) <= NOTE_MAX) and record["status"] in STATUSES)
+
+
+def read_record(codec: Codec, key: bytes | None, value: bytes | None,
+                headers: Sequence[tuple[str, bytes]] | None, *, key_field: str = "request_id",
+                ) -> tuple[ce.CloudEvent, dict[str, Any]]:
+    """Decode one lifecycle record to plain data (the Avro record as a dict, checked as the model would);
+    raises a DecodeError / pydantic ValidationError naming what is wrong, in the same order and words as
+    reading it into the model did (a record the fast check refuses is read into the model for the error)."""
     decoded = codec.decode(value)
     if decoded.record_name != RequestLifecycleEvent.SCHEMA:
         raise WrongRecord(f"expected {RequestLifecycleEvent.SCHEMA}, got {decoded.record_name}")
     meta = ce.from_headers(headers)
-    event = RequestLifecycleEvent.from_avro(decoded.record)
-    expected = getattr(event, key_field)
+    record = decoded.record
+    if not fits_model(record):
+        record = RequestLifecycleEvent.from_avro(record).to_avro()  # raises the model's ValidationError
+    expected = record[key_field]
     if expected is None or key != expected.encode():
         raise KeyMismatch(f"record key {echo(key)} is not the {key_field} {echo(expected)}")
-    return meta, event
+    return meta, record
 
 
 def dead_letter(settings: Settings, exc: BaseException, key: bytes | None, value: bytes | None,

@@ -31,7 +31,7 @@ def citizen(**fields: object) -> RequestLifecycleEvent:
 def test_subscribers_receive_the_phone_in_e164_and_trimmed_names():
     result, _ = feed(None, citizen(phone="0812-3456-7890", name="  Siti Rahmawati "))
     notice = CitizenNotice.from_avro(decode(next(o for o in result.outs if o.topic == SETTINGS.topic_notify)))
-    assert notice.phone == "+6281234567890" and result.entry["phone"] == "+6281234567890"
+    assert notice.phone == "+6281234567890" and result.entry.phone == "+6281234567890"
     agency = RequestLifecycleEvent.from_avro(decode(next(
         o for o in result.outs if o.topic == SETTINGS.agency_topic("dukcapil"))))
     assert agency.citizen is not None and agency.citizen.name == "Siti Rahmawati"
