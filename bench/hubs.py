@@ -113,7 +113,7 @@ def settings_for(stack: LocalStack, label: str, *, partitions: int, table_store:
         topic_partitions=partitions, app_id=f"bench-{label}", client_quota_bytes=QUOTA,
         topic_intake_desk=f"{p}.intake.desa.{{node}}.v1", topic_intake_agency=f"{p}.intake.agency.{{agency}}.v1",
         topic_feed=f"{p}.mpp.feed.v1", topic_dlq=f"{p}.hub.dlq.v1", topic_agency_template=f"{p}.agency.{{agency}}.v1",
-        topic_lifecycle=f"{p}.hub.lifecycle.v1", topic_notify=f"{p}.citizen.notify.v1",
+        topic_notify=f"{p}.citizen.notify.v1",
         topic_audit=f"{p}.hub.audit.v1", topic_sla=f"{p}.hub.sla.v1", metrics_port=0, **extra)
     if table_store:
         values["table_store"] = table_store
@@ -132,6 +132,8 @@ def make_hub(stack: LocalStack, label: str, *, partitions: int, code: Code | Non
     code = code or Code()
     if code.root is not None:
         extra.setdefault("schemas_dir", code.root / "schemas")
+        # the before code always writes a lifecycle log (hub.lifecycle.v1 by default): this hub's own
+        extra.setdefault("topic_lifecycle", f"bench.{label}.hub.lifecycle.v1")
     admin = settings_for(stack, label, partitions=partitions, table_store=table_store, **extra)
     if code.root is None:
         from hub.dev.provision import provision

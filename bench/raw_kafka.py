@@ -34,7 +34,7 @@ def passthrough_outputs(hub: BenchHub, fanout: int) -> list[str]:
     s = hub.admin
     from hub.core import catalogue
 
-    names = [s.topic_feed, s.topic_lifecycle, s.topic_notify, s.topic_audit, s.topic_sla,
+    names = [s.topic_feed, s.topic_notify, s.topic_audit, s.topic_sla,
              *(s.agency_topic(a) for a in catalogue.agencies())]
     if fanout > len(names):
         raise ValueError(f"a pass-through of {fanout} outputs: the hub has {len(names)} output topics")

@@ -182,9 +182,9 @@ def tolerate_unreadable_headers() -> None:
     fetcher.MemoryRecords = TolerantMemoryRecords  # type: ignore[misc,assignment]
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------------
 # faust-streaming 0.15: never skip input of a consumer group that has not committed yet
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------------
 def rewind_fresh_partitions(app: Any) -> Any:
     """Make recovery's seek rewind a partition without a committed offset to its start (call before the worker
     starts; returns ``app``).
@@ -240,9 +240,9 @@ def _rewind_on_seek(app: Any, consumer: Any) -> None:
     consumer.seek_to_committed = seek_to_committed_or_beginning
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------------
 # faust-streaming 0.15: the app's aiokafka producer, and a check after the flush that precedes every commit
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------------
 def raw_producer(faust_producer: Any) -> Any:
     """The started ``AIOKafkaProducer`` inside Faust's producer (``app.producer``): faust 0.15's
     ``faust/transport/drivers/aiokafka.py`` ``Producer._ensure_producer``."""
@@ -262,9 +262,9 @@ def check_after_flush(faust_producer: Any, check: Callable[[], None]) -> None:
     faust_producer.flush = flush_then_check
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------------
 # faust-streaming 0.15: write a table key to a given partition, outside the stream's iteration
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------------
 class _PartitionEvent:
     """Stands in for the current event where Faust's stores read only its partition."""
 
@@ -283,13 +283,14 @@ class _PartitionEvent:
 def write_table(table: Any, key: Any, value: Any, partition: int) -> None:
     """``table[key] = value`` for a key of ``partition``, from a batch (no current event).
 
-    ``Table.__setitem__`` (faust 0.15 ``faust/tables/table.py`` ``on_key_set`` -> ``Collection.partition_for_key``)
-    takes the changelog partition from the *current event* (``faust.streams.current_event``), and so does the
-    RocksDB store for its partition database (``faust/stores/rocksdb.py`` ``Store._set``). A batch writes its
-    keys after its events, outside the stream's iteration, so the partition is given: the store write runs with
-    a stand-in current event of that partition, and the changelog record goes through the table's own
-    ``send_changelog`` (its serializers, and its callback that records the persisted offset). Tables of the hub
-    have no TTL (``_maybe_set_key_ttl``) and no sensors to feed.
+    ``Table.__setitem__`` (faust 0.15 ``faust/tables/table.py`` ``on_key_set`` ->
+    ``Collection.partition_for_key``) takes the changelog partition from the *current event*
+    (``faust.streams.current_event``), and so does the RocksDB store for its partition database
+    (``faust/stores/rocksdb.py`` ``Store._set``). A batch writes its keys after its events, outside the
+    stream's iteration, so the partition is given: the store write runs with a stand-in current event of that
+    partition, and the changelog record goes through the table's own ``send_changelog`` (its serializers, and
+    its callback that records the persisted offset). Tables of the hub have no TTL (``_maybe_set_key_ttl``)
+    and no sensors to feed.
     """
     from faust import streams
 

@@ -100,7 +100,8 @@ class AuditEntry(_Record):
     event_ce_id: str
     event_type: str
     service_code: str
-    citizen_ref: str | None = None  # keyed HMAC of the applicant's NIK (never the NIK): "who received my data"
+    # keyed HMAC of the applicant's NIK (never the NIK): "who received my data"
+    citizen_ref: str | None = None
     recorded_at: UtcMillis
     deliveries: list[AuditDelivery]
 
@@ -138,6 +139,12 @@ def audit_delivery(audience: str, topic: str, personal_fields: list[str], purpos
     """An :class:`AuditDelivery` as its Avro record (plain data)."""
     return {"audience": audience, "topic": topic, "personal_fields": personal_fields, "purpose": purpose,
             "channel": channel}
+
+
+def moves_personal_data(deliveries: list[dict[str, Any]]) -> bool:
+    """Did any of these deliveries carry personal fields? Only then is an audit entry written: UU 27/2022 asks
+    for a record of every delivery of personal data, and an entry listing none records nothing."""
+    return any(d["personal_fields"] for d in deliveries)
 
 
 def audit_record(*, audit_id: str, request_id: str, event_ce_source: str, event_ce_id: str, event_type: str,

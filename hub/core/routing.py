@@ -52,7 +52,9 @@ def minimise_record(record: dict[str, Any], allowed: frozenset[str]) -> dict[str
     kept = present & allowed
     if kept == present:
         return record
-    new_citizen = {name: (value if name in kept else None) for name, value in citizen.items()} if kept else None
+    if not kept:
+        return {**record, "citizen": None}
+    new_citizen = {name: (value if name in kept else None) for name, value in citizen.items()}
     return {**record, "citizen": new_citizen}
 
 
@@ -86,7 +88,8 @@ def fan_out_record(record: dict[str, Any], service: Service, *, agency_topic: Ca
 
 
 # -- the same on pydantic models (edges and tests): thin wrappers around the record functions ---------------
-def _model(event: RequestLifecycleEvent, record: dict[str, Any], view: dict[str, Any]) -> RequestLifecycleEvent:
+def _model(event: RequestLifecycleEvent, record: dict[str, Any], view: dict[str, Any],
+           ) -> RequestLifecycleEvent:
     return event if view is record else RequestLifecycleEvent.from_avro(view)
 
 
@@ -122,8 +125,9 @@ def fan_out(event: RequestLifecycleEvent, service: Service, *, agency_topic: Cal
             feed_topic: str, lifecycle_topic: str) -> tuple[Delivery, ...]:
     """:func:`fan_out_record` on a model."""
     record = event.to_avro()
-    return _deliveries(event, fan_out_record(record, service, agency_topic=agency_topic, feed_topic=feed_topic,
-                                             lifecycle_topic=lifecycle_topic), record)
+    found = fan_out_record(record, service, agency_topic=agency_topic, feed_topic=feed_topic,
+                           lifecycle_topic=lifecycle_topic)
+    return _deliveries(event, found, record)
 
 
 def purpose(audience: str, service_code: str) -> str:

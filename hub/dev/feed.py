@@ -12,13 +12,14 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from hub.core import catalogue
 from hub.core.lifecycle import Status
 from hub.core.models import RequestLifecycleEvent
 from hub.dev.simulator import schedule, village_requests
+from hub.dev.sources import route
 from hub.errors import RecordError
 from hub.settings import Settings
 from hub.streams import journey, timing
@@ -30,7 +31,6 @@ from hub.wire.codec import Codec, load_schema
 from hub.wire.deadletter import Origin
 from hub.wire.partitioner import CachedPartitioner
 from hub.wire.registry import MemoryRegistry
-from hub.dev.sources import route
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,13 +2,13 @@
 records. Everything it does is in :class:`hub.streams.worker.Worker`; this module only wires it to Faust.
 
 The ``lifecycle`` agent reads three co-partitioned topics (all keyed by the id whose table entry they touch):
-the intake topics (one per source), the internal SLA timer topic, and the internal journey topic, in batches of
-at most ``worker_batch_max`` events waiting at most ``worker_batch_wait_ms`` (``stream.take_events``: at low load
-a batch of one leaves within a few milliseconds). State: two tables, ``requests`` (key request id) and
-``journeys`` (key parent request id), memory or RocksDB store (``HUB_TABLE_STORE``; ``hub.streams.store``), with
-compacted changelogs. The SLA timer keeps a deadline index of the partitions this worker owns, rebuilt from the
-tables when recovery completes after every rebalance; a due timer becomes a tick record on the timer topic, so
-an entry is only ever changed by the agent that owns it.
+the intake topics (one per source), the internal SLA timer topic, and the internal journey topic, in batches
+of at most ``worker_batch_max`` events waiting at most ``worker_batch_wait_ms`` (``stream.take_events``: at
+low load a batch of one leaves within a few milliseconds). State: two tables, ``requests`` (key request id)
+and ``journeys`` (key parent request id), memory or RocksDB store (``HUB_TABLE_STORE``;
+``hub.streams.store``), with compacted changelogs. The SLA timer keeps a deadline index of the partitions this
+worker owns, rebuilt from the tables when recovery completes after every rebalance; a due timer becomes a tick
+record on the timer topic, so an entry is only ever changed by the agent that owns it.
 
 Scale by partitions and worker processes, never by agent concurrency (faust #606: with concurrency > 1 an
 offset can be committed past an unfinished event).
@@ -45,7 +45,8 @@ def create_app(settings: Settings) -> faust.App:
         producer_acks=-1,
         producer_linger=settings.producer_linger_ms / 1000,
         producer_max_batch_size=settings.producer_batch_bytes,
-        producer_partitioner=CachedPartitioner(),  # same partitions as Kafka's default, hash computed once per key
+        # the same partitions as Kafka's default, the hash computed once per key
+        producer_partitioner=CachedPartitioner(),
         # a dead letter carries the largest record a broker accepts, plus its reason headers
         producer_max_request_size=settings.dead_letter_max_bytes + 64 * 1024,
         # failover in seconds: a worker that dies without leaving is dropped after the session timeout; with
@@ -60,7 +61,7 @@ def create_app(settings: Settings) -> faust.App:
     if settings.citizen_ref_key is None:
         log.warning("HUB_CITIZEN_REF_KEY is not set: events carry no pseudonymous citizen_ref")
     worker = Worker(app, settings)
-    app.hub_worker = worker  # type: ignore[attr-defined]
+    app.hub_worker = worker
     batch_max, batch_wait = settings.worker_batch_max, settings.worker_batch_wait_ms / 1000
 
     @worker.requests.on_recover
@@ -78,7 +79,7 @@ def create_app(settings: Settings) -> faust.App:
         await worker.start_engine()
 
     @app.agent(worker.inputs, concurrency=1)
-    async def lifecycle(stream):  # type: ignore[no-untyped-def]
+    async def lifecycle(stream):
         async for events in stream.take_events(batch_max, batch_wait):
             await worker.process(events)
 

@@ -66,7 +66,7 @@ class Emitter:
         self._counted: dict[tuple[str, str], Any] = {}  # (topic, audience) -> its EVENTS_OUT child
 
     def _aiokafka(self) -> Any:
-        if self._producer is None:  # Faust's producer, patched in hub.compat (the flush before a commit checks)
+        if self._producer is None:  # Faust's producer, patched (hub.compat): the flush before a commit checks
             compat.check_after_flush(self.app.producer, self.raise_if_failed)
             self._producer = compat.raw_producer(self.app.producer)
         return self._producer
@@ -98,7 +98,8 @@ class Emitter:
         future.add_done_callback(lambda f, topic=out.topic: self._on_done(topic, f))
         counter = self._counted.get((out.topic, out.audience))
         if counter is None:
-            counter = self._counted[(out.topic, out.audience)] = metrics.EVENTS_OUT.labels(out.topic, out.audience)
+            counter = metrics.EVENTS_OUT.labels(out.topic, out.audience)
+            self._counted[(out.topic, out.audience)] = counter
         counter.inc()
 
     async def send_all(self, outs: Iterable[Outgoing]) -> None:

@@ -11,8 +11,8 @@ Inputs (all keyed by the id whose table entry they touch, so all co-partitioned)
 
 The table entry is ``hub.streams.entry.RequestEntry``. Deduplication: the same (ce_source, ce_id) or event id
 with the same content is a duplicate (dropped, counted), with other content a conflict (dead letter). The same
-record at the same topic/partition/offset is *our own redelivery* after a crash (state was saved, the offset not
-committed): its outputs are sent again, with the same CloudEvents ids, so consumers deduplicating by
+record at the same topic/partition/offset is *our own redelivery* after a crash (state was saved, the offset
+not committed): its outputs are sent again, with the same CloudEvents ids, so consumers deduplicating by
 (ce_source, ce_id) see each output once.
 """
 
@@ -32,7 +32,7 @@ from hub.core.admission import admit_record, check_after_first
 from hub.core.catalogue import Service
 from hub.core.enrichment import citizen_check, citizen_ref, enrichment_record
 from hub.core.lifecycle import TERMINAL, RequestState, Status, Transition, apply
-from hub.core.records import SlaKind, SlaStage, notice_record
+from hub.core.records import SlaKind, SlaStage, moves_personal_data, notice_record
 from hub.errors import Conflict, IllegalTransition
 from hub.settings import Settings
 from hub.streams import timing
@@ -117,9 +117,10 @@ class RequestEngine:
             seen = entry.seen_as(meta.source, meta.id)
             if seen is not None:
                 if seen.digest != fp:
-                    raise Conflict(f"event {meta.source}|{meta.id} was first seen at {seen.topic}[{seen.partition}]"
-                                   f"@{seen.offset} with other content")
-                if (seen.topic, seen.partition, seen.offset) == (origin.topic, origin.partition, origin.offset):
+                    raise Conflict(f"event {meta.source}|{meta.id} was first seen at {seen.topic}"
+                                   f"[{seen.partition}]@{seen.offset} with other content")
+                here = (origin.topic, origin.partition, origin.offset)
+                if (seen.topic, seen.partition, seen.offset) == here:
                     return replace(self._emit(entry, entry.state(), record, meta, service, redelivery=True),
                                    source=label)
                 return Result(duplicate=True, source=label)
@@ -194,11 +195,13 @@ class RequestEngine:
             text = notices.text_for(state.status, service, rid, village, first=i == 0, note=record["note"])
             if text:
                 notice = notice_record(notice_id=f"{rid}/{event_id}/notice", request_id=rid,
-                                       parent_request_id=parent, status=state.status, service_code=service.code,
-                                       phone=entry.phone, message=text, created_at=record["occurred_at"])
+                                       parent_request_id=parent, status=state.status,
+                                       service_code=service.code, phone=entry.phone, message=text,
+                                       created_at=record["occurred_at"])
                 result.outs.append(out.notice(notice, trace))
                 deliveries.append(out.notice_delivery(notice))
-        result.outs.append(out.audit(rid, meta, service.code, record["occurred_at"], deliveries, entry.ref))
+        if moves_personal_data(deliveries):  # who received personal data, and why (README)
+            result.outs.append(out.audit(rid, meta, service.code, record["occurred_at"], deliveries, entry.ref))
         if not redelivery:
             if latest and old_status != state.status:
                 result.status_change = (service.agency, old_status, state.status)
@@ -221,8 +224,8 @@ class RequestEngine:
         if p.breach_now and clock is not None:
             entry.fired = [*entry.fired, SlaKind.BREACH.value]
             result.outs += self.out.sla(self._subject(entry, state.status), clock, SlaKind.BREACH,
-                                        state.updated_at, "completion", entry.phone, notices.short_name(service),
-                                        trace, entry.ref)
+                                        state.updated_at, "completion", entry.phone,
+                                        notices.short_name(service), trace, entry.ref)
             result.sla.append((service.agency, service.code, SlaKind.BREACH.value))
 
     # ------------------------------------------------------------------ SLA ticks --------------
@@ -241,7 +244,8 @@ class RequestEngine:
             assert decision.at is not None
             moved = [*without(entry.armed, tk), Timer(tk, decision.at)]
             return Result(entry=msgspec.structs.replace(entry, armed=moved), arm=[(rid, tk, decision.at)])
-        new_entry = msgspec.structs.replace(entry, fired=[*entry.fired, kind.value], armed=without(entry.armed, tk))
+        new_entry = msgspec.structs.replace(entry, fired=[*entry.fired, kind.value],
+                                            armed=without(entry.armed, tk))
         if decision.action == "supersede":
             return Result(entry=new_entry)
         assert clock is not None

@@ -1,9 +1,9 @@
 """The worker's table entries, typed: what the ``requests`` and ``journeys`` tables hold per key.
 
-A value is the entry's MessagePack array (msgspec ``Struct`` with ``array_like=True``: no field names, times as
-MessagePack timestamps), a few hundred bytes per open request. Entries an older worker wrote as compact JSON
-(a ``{`` first byte) are still read (:func:`decode_request`, :func:`decode_journey`), so an upgrade needs no
-migration: each is rewritten in the binary form the next time its request changes.
+A value is the entry's MessagePack array (msgspec ``Struct`` with ``array_like=True``: no field names, times
+as MessagePack timestamps), a few hundred bytes per open request. Entries an older worker wrote as compact
+JSON (a ``{`` first byte) are still read (:func:`decode_request`, :func:`decode_journey`), so an upgrade needs
+no migration: each is rewritten in the binary form the next time its request changes.
 
 Every entry starts with the same four fields, :class:`TimerView`: the partition of its key, its agency and
 status (the open-requests gauge) and the SLA timers armed for it (kind and instant). Rebuilding the timer
@@ -68,7 +68,8 @@ class Clock(msgspec.Struct, array_like=True, frozen=True):
     paused_working_days: int
 
     def clock(self) -> sla.SlaClock:
-        return sla.SlaClock(self.started_at, self.sla_working_days, self.paused_since, self.paused_working_days)
+        return sla.SlaClock(self.started_at, self.sla_working_days, self.paused_since,
+                            self.paused_working_days)
 
     @classmethod
     def of(cls, clock: sla.SlaClock | None) -> Clock | None:
@@ -130,6 +131,17 @@ class RequestEntry(msgspec.Struct, array_like=True):
                 return s.digest
         return None
 
+    def to_dict(self) -> dict[str, Any]:
+        """The entry in the JSON shape workers wrote before the binary form (for people and tests)."""
+        clock = self.sla_clock()
+        return {"v": 1, "p": self.partition, "state": self.state().to_dict(), "service": self.service,
+                "agency": self.agency, "region": self.region, "parent": self.parent,
+                "clock": clock.to_dict() if clock else None, "fired": list(self.fired), "done": self.done,
+                "ref": self.ref, "chk": self.chk, "phone": self.phone,
+                "seen": {f"{s.source}|{s.event_id}": [s.digest, s.topic, s.partition, s.offset]
+                         for s in self.seen},
+                "ids": {s.event_id: s.digest for s in self.seen}}
+
 
 def steps(state: RequestState) -> list[Step]:
     return [Step(t.event_id, t.status.value, t.occurred_at, t.native_status, t.seq) for t in state.history]
@@ -164,9 +176,14 @@ class JourneyEntry(msgspec.Struct, array_like=True):
 
     def state(self) -> JourneyState:
         return JourneyState(self.request_id, self.journey, self.region_code,
-                            {c.request_id: ChildView(c.request_id, c.service_code, Status(c.status), c.started_at,
-                                                     c.updated_at, c.last_event_id) for c in self.children},
+                            {c.request_id: ChildView(c.request_id, c.service_code, Status(c.status),
+                                                     c.started_at, c.updated_at, c.last_event_id)
+                             for c in self.children},
                             Status(self.status), self.clock.clock(), self.phone, tuple(self.fired))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry in the JSON shape workers wrote before the binary form (for people and tests)."""
+        return {"v": 1, "p": self.partition, "journey": self.state().to_dict(), "done": self.done}
 
     @classmethod
     def of(cls, state: JourneyState, *, partition: int, armed: list[Timer], done: bool) -> JourneyEntry:
@@ -174,8 +191,8 @@ class JourneyEntry(msgspec.Struct, array_like=True):
         assert clock is not None
         return cls(partition, "hub", state.status.value, armed, state.request_id, state.journey,
                    state.region_code,
-                   [Child(c.request_id, c.service_code, c.status.value, c.started_at, c.updated_at, c.last_event_id)
-                    for c in state.children.values()],
+                   [Child(c.request_id, c.service_code, c.status.value, c.started_at, c.updated_at,
+                          c.last_event_id) for c in state.children.values()],
                    clock, state.phone, list(state.fired), done)
 
 

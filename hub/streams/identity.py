@@ -57,8 +57,8 @@ def check_identity(source: IntakeSource, meta: CloudEvent, event: Event) -> None
                                 f"{echo(meta.source)}")
         return
     if not any(region_code.startswith(prefix) for prefix in source.regions):
-        raise Impersonation(f"region_code: desk node {source.name} serves {'|'.join(source.regions)}, the event "
-                            f"is for {echo(region_code)}")
+        raise Impersonation(f"region_code: desk node {source.name} serves {'|'.join(source.regions)}, "
+                            f"the event is for {echo(region_code)}")
     if source_system != DESK_SYSTEM:
         raise Impersonation(f"source_system: {where} only {DESK_SYSTEM} may write, the event claims "
                             f"{echo(source_system)}")

@@ -67,10 +67,12 @@ def on_step(out: Outputs, entry: JourneyEntry | None, key: bytes | None, value: 
     if old is None or old.status != new.status:
         text = notices.journey_text(new.status, journey(new.journey).name_id, parent)
         if text:
-            notice = notice_record(notice_id=f"{parent}/journey/{record['event_id']}/notice", request_id=parent,
-                                   parent_request_id=None, status=new.status, service_code=new.journey,
-                                   phone=new.phone, message=text, created_at=at)
-            result.outs += [out.notice(notice, trace), out.notice_audit(notice, trace)]
+            notice = notice_record(notice_id=f"{parent}/journey/{record['event_id']}/notice",
+                                   request_id=parent, parent_request_id=None, status=new.status,
+                                   service_code=new.journey, phone=new.phone, message=text, created_at=at)
+            result.outs.append(out.notice(notice, trace))
+            if notice["phone"]:  # an audit entry when personal data moved (README)
+                result.outs.append(out.notice_audit(notice, trace))
     new = _timers(out, new, was_done, at, result, trace)
     done = was_done or new.status in timing.DONE
     if new.status in timing.DONE:
@@ -94,8 +96,10 @@ def on_tick(out: Outputs, entry: JourneyEntry | None, kind: SlaKind, now: dateti
         return Result(entry=JourneyEntry.of(state, partition=entry.partition, done=entry.done, armed=moved),
                       arm=[(state.request_id, tk, decision.at)])
     fired = replace(state, fired=(*state.fired, kind.value))
-    new_entry = JourneyEntry.of(fired, partition=entry.partition, done=entry.done, armed=without(entry.armed, tk))
+    new_entry = JourneyEntry.of(fired, partition=entry.partition, done=entry.done,
+                                armed=without(entry.armed, tk))
     if decision.action == "supersede":
         return Result(entry=new_entry)
-    outs = out.sla(_subject(state), state.clock, kind, now, "timer", state.phone, journey(state.journey).name_id)
+    outs = out.sla(_subject(state), state.clock, kind, now, "timer", state.phone,
+                   journey(state.journey).name_id)
     return Result(entry=new_entry, outs=outs, sla=[("hub", state.journey, kind.value)])

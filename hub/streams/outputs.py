@@ -1,6 +1,7 @@
-"""The output factory: every record the worker writes, as bytes with their CloudEvents headers. Plain data in
-(Avro records as dicts), ``Outgoing`` records out; no decisions (the request engine, ``hub.streams.engine``, and
-the journeys, ``hub.streams.journey``, decide what to write; this module knows how).
+"""The output factory: every record the worker writes, as bytes with their CloudEvents headers. Plain data
+in (Avro records as dicts), ``Outgoing`` records out; no decisions (the request engine,
+``hub.streams.engine``, and the journeys, ``hub.streams.journey``, decide what to write; this module knows
+how).
 
 * :meth:`Outputs.fan_out` -- an accepted event for its agency, the MPP feed (and the lifecycle log when
   configured), one Avro body per distinct view, with the audit deliveries;
@@ -25,8 +26,15 @@ from typing import Any
 from hub.core import notices, sla
 from hub.core.catalogue import Service
 from hub.core.models import RequestLifecycleEvent
-from hub.core.records import (AuditEntry, CitizenNotice, SlaEvent, SlaKind, audit_delivery, audit_record,
-                              notice_record)
+from hub.core.records import (
+    AuditEntry,
+    CitizenNotice,
+    SlaEvent,
+    SlaKind,
+    audit_delivery,
+    audit_record,
+    notice_record,
+)
 from hub.core.routing import CITIZEN, fan_out_record, minimise_record, purpose
 from hub.settings import Settings
 from hub.streams import timing
@@ -48,16 +56,18 @@ class Outputs:
         s = settings
         schema = load_schema(s.schemas_dir, RequestLifecycleEvent.SCHEMA)
         codec.reader(schema)
-        self.lifecycle_topic: str | None = s.topic_lifecycle
+        self.lifecycle_topic: str | None = s.topic_lifecycle or None  # optional (README)
         self._enc: dict[str, Encoder] = {
             t: codec.encoder(t, schema)
-            for t in [s.topic_feed, s.topic_lifecycle, s.topic_journey, *(s.agency_topic(a) for a in agencies)]}
+            for t in [s.topic_feed, *([s.topic_lifecycle] if s.topic_lifecycle else []), s.topic_journey,
+                      *(s.agency_topic(a) for a in agencies)]}
         for topic, model in ((s.topic_notify, CitizenNotice), (s.topic_audit, AuditEntry),
                              (s.topic_sla, SlaEvent)):
             self._enc[topic] = codec.encoder(topic, load_schema(s.schemas_dir, model.SCHEMA))
 
     # ------------------------------------------------------------------ building blocks --------
-    def record(self, topic: str, audience: str, key: str, record: dict[str, Any], meta: ce.CloudEvent) -> Outgoing:
+    def record(self, topic: str, audience: str, key: str, record: dict[str, Any],
+               meta: ce.CloudEvent) -> Outgoing:
         """One record of ``topic`` (its encoder) with the headers of ``meta``."""
         return Outgoing(topic, audience, key.encode(), self._enc[topic](record), ce.to_headers(meta))
 
@@ -68,8 +78,8 @@ class Outputs:
     # ------------------------------------------------------------------ events -----------------
     def fan_out(self, enriched: dict[str, Any], service: Service, meta: ce.CloudEvent, trace: str,
                 ) -> tuple[list[Outgoing], list[dict[str, Any]]]:
-        """An accepted, enriched event to each audience (one Avro body per distinct view: the schema is the same
-        on every topic, only the 5-byte header differs), and the audit deliveries it makes."""
+        """An accepted, enriched event to each audience (one Avro body per distinct view: the schema is the
+        same on every topic, only the 5-byte header differs), and the audit deliveries it makes."""
         s = self.settings
         rid = enriched["request_id"]
         headers = ce.to_headers(ce.CloudEvent(meta.id, meta.source, meta.type, rid, meta.time, trace))
@@ -94,15 +104,15 @@ class Outputs:
         s = self.settings
         step = minimise_record(enriched, JOURNEY_FIELDS)
         citizen = step["citizen"]
-        out = Outgoing(s.topic_journey, "journey", parent.encode(), self._enc[s.topic_journey](step),
-                       ce.to_headers(ce.CloudEvent(meta.id, meta.source, meta.type, parent, meta.time, trace)))
+        headers = ce.to_headers(ce.CloudEvent(meta.id, meta.source, meta.type, parent, meta.time, trace))
+        out = Outgoing(s.topic_journey, "journey", parent.encode(), self._enc[s.topic_journey](step), headers)
         fields = sorted(k for k, v in citizen.items() if v is not None) if citizen else []
         return out, audit_delivery("journey", s.topic_journey, fields, JOURNEY_PURPOSE)
 
     # ------------------------------------------------------------------ notices and audit --------
     def notice(self, notice: dict[str, Any], traceparent: str | None) -> Outgoing:
-        meta = self.own(notice["request_id"], notice["notice_id"], CitizenNotice.CE_TYPE, notice["created_at"],
-                        traceparent)
+        meta = self.own(notice["request_id"], notice["notice_id"], CitizenNotice.CE_TYPE,
+                        notice["created_at"], traceparent)
         return self.record(self.settings.topic_notify, CITIZEN, notice["request_id"], notice, meta)
 
     def notice_delivery(self, notice: dict[str, Any]) -> dict[str, Any]:
@@ -110,7 +120,8 @@ class Outputs:
         return audit_delivery(CITIZEN, self.settings.topic_notify, ["phone"] if notice["phone"] else [],
                               purpose(CITIZEN, notice["service_code"]))
 
-    def notice_audit(self, notice: dict[str, Any], traceparent: str | None, ref: str | None = None) -> Outgoing:
+    def notice_audit(self, notice: dict[str, Any], traceparent: str | None,
+                     ref: str | None = None) -> Outgoing:
         """The audit entry of a notice the hub originates (an apology, a journey notice)."""
         about = ce.CloudEvent(notice["notice_id"], self.settings.source, CitizenNotice.CE_TYPE,
                               notice["request_id"], notice["created_at"], traceparent)
@@ -139,6 +150,9 @@ class Outputs:
             notice = notice_record(notice_id=f"{event['event_id']}/notice", request_id=subject.request_id,
                                    parent_request_id=subject.parent_request_id, status=subject.status,
                                    service_code=subject.code, phone=phone,
-                                   message=notices.breach_text(service_name, subject.request_id), created_at=at)
-            outs += [self.notice(notice, traceparent), self.notice_audit(notice, traceparent, ref)]
+                                   message=notices.breach_text(service_name, subject.request_id),
+                                   created_at=at)
+            outs.append(self.notice(notice, traceparent))
+            if notice["phone"]:  # an audit entry when personal data moved (README)
+                outs.append(self.notice_audit(notice, traceparent, ref))
         return outs

@@ -75,7 +75,8 @@ def fits_model(record: dict[str, Any]) -> bool:
     note = record["note"]
     return (0 < len(record["event_id"]) <= ID_MAX and 0 < len(record["request_id"]) <= ID_MAX
             and bool(record["source_system"]) and bool(record["service_code"]) and bool(record["region_code"])
-            and bool(record["agency"]) and (note is None or len(note) <= NOTE_MAX) and record["status"] in STATUSES)
+            and bool(record["agency"]) and (note is None or len(note) <= NOTE_MAX)
+            and record["status"] in STATUSES)
 
 
 def read_record(codec: Codec, key: bytes | None, value: bytes | None,

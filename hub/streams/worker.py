@@ -1,5 +1,5 @@
-"""The worker's shell: one object that owns the app's state (tables, timer index, engine, emitter, readiness) and
-moves batches of records in and out of Kafka around the pure request engine.
+"""The worker's shell: one object that owns the app's state (tables, timer index, engine, emitter,
+readiness) and moves batches of records in and out of Kafka around the pure request engine.
 
 :meth:`Worker.process` takes a batch (Faust ``stream.take_events``) and, event by event in arrival order (so
 per key, and per partition, in offset order): decodes and decides (``hub.streams.engine`` /
@@ -11,8 +11,8 @@ reason; transient failures (registry, broker) are retried with back-off (``hub.b
 At-least-once, exactly as before batches: Faust acknowledges the batch's events only after :meth:`process`
 returns (``Stream.take_events`` acks after the consumer asks for the next batch), and it flushes the producer
 before every offset commit, where a failed delivery stops the commit (``hub.compat.check_after_flush``). A
-crash re-delivers the batch; the engine recognises its own redelivery (same topic, partition, offset) and sends
-the same records with the same CloudEvents ids.
+crash re-delivers the batch; the engine recognises its own redelivery (same topic, partition, offset) and
+sends the same records with the same CloudEvents ids.
 
 :meth:`rebuild_index` rebuilds the SLA timer index of the partitions the worker owns from the timers each
 entry carries (``hub.streams.entry.timers_of``): a plain read, no arithmetic.
@@ -95,12 +95,13 @@ class Worker:
         self.clock_offset = timedelta(seconds=settings.sla_clock_offset_seconds)
         # Values are the entries' compact binary form (hub.streams.entry): a few hundred bytes held per open
         # request, and no Faust (de)serialization on the hot path.
-        self.requests = app.Table("requests", default=None, value_type=bytes, partitions=settings.topic_partitions)
-        self.journeys = app.Table("journeys", default=None, value_type=bytes, partitions=settings.topic_partitions)
+        p = settings.topic_partitions
+        self.requests = app.Table("requests", default=None, value_type=bytes, partitions=p)
+        self.journeys = app.Table("journeys", default=None, value_type=bytes, partitions=p)
         self.tables = (self.requests, self.journeys)
         self.intake = frozenset(intake_topics(settings))
         self.inputs = app.topic(*sorted(self.intake), settings.topic_timer, settings.topic_journey,
-                                key_serializer="raw", value_serializer="raw", partitions=settings.topic_partitions)
+                                key_serializer="raw", value_serializer="raw", partitions=p)
         self.stages = {settings.topic_timer: "sla-timer", settings.topic_journey: "journey"}
         # a stalled output path turns readiness off until records move again
         self.emitter = Emitter(app, on_stuck=lambda reason: self.on_ready(reason is None,
@@ -109,8 +110,10 @@ class Worker:
     # ------------------------------------------------------------------ start-up ------------------
     async def start_engine(self) -> None:
         """Build the engine once the admin has registered the schemas (the worker only looks them up)."""
-        self.engine = await retry(lambda: asyncio.to_thread(RequestEngine, self.settings, self.codec, self.agencies),
-                                  retry_on=(RegistryError,), backoff=Backoff(1.0, RETRY_MAX), log=log,
+        def build() -> Any:
+            return asyncio.to_thread(RequestEngine, self.settings, self.codec, self.agencies)
+
+        self.engine = await retry(build, retry_on=(RegistryError,), backoff=Backoff(1.0, RETRY_MAX), log=log,
                                   what="looking the schemas up")
         log.info("schemas found; lifecycle engine routing to %d agencies", len(self.agencies))
 
@@ -141,8 +144,8 @@ class Worker:
             for (agency, status), n in open_requests.items():
                 metrics.OPEN_REQUESTS.labels(agency, status).set(n)
         finally:
-            # The recovered state is long-lived: keep the cyclic GC from re-scanning it on every full collection
-            # (a full collection over 1M open requests takes ~2 s, see bench/).
+            # The recovered state is long-lived: keep the cyclic GC from re-scanning it on every full
+            # collection (a full collection over 1M open requests takes ~2 s, see bench/).
             gc.freeze()
             gc.enable()
         self.index = fresh
@@ -151,12 +154,13 @@ class Worker:
 
     # ------------------------------------------------------------------ the SLA timer --------------
     async def tick(self) -> None:
-        """Due timers become tick records on the timer topic (so only the agent that owns an entry changes it)."""
+        """Due timers become tick records on the timer topic (only the agent owning an entry changes it)."""
         now = datetime.now(UTC) + self.clock_offset
         due = self.index.due(now)
         for i, (rid, kind, _at) in enumerate(due):
             value = json.dumps({"id": rid, "kind": kind, "now": now.isoformat()}).encode()
-            meta = ce.CloudEvent(f"tick/{rid}/{kind}/{now.isoformat()}", self.settings.source, TICK_TYPE, rid, now)
+            meta = ce.CloudEvent(f"tick/{rid}/{kind}/{now.isoformat()}", self.settings.source, TICK_TYPE, rid,
+                                 now)
             headers = [(k, v) for k, v in ce.to_headers(meta) if k != "content-type"]
             try:
                 await self.emitter.send(Outgoing(self.settings.topic_timer, "sla-timer", rid.encode(), value,
@@ -202,14 +206,16 @@ class Worker:
         entry = work[slot] = (decode_request if slot[0] == REQUESTS else decode_journey)(raw)
         return entry
 
-    def _decide(self, engine: RequestEngine, message: Any, work: dict[Slot, Any]) -> tuple[Result, Slot | None]:
+    def _decide(self, engine: RequestEngine, message: Any, work: dict[Slot, Any],
+                ) -> tuple[Result, Slot | None]:
         key = message.key.decode("utf-8", "replace") if message.key else None
         topic = message.topic
         if topic in self.intake:
             entry = self._entry(work, (REQUESTS, key)) if key else None
             origin = Origin(topic, message.partition, message.offset)
-            return (engine.on_intake(entry, message.key, message.value, message.headers, origin, message.partition),
-                    (REQUESTS, key) if key else None)
+            result = engine.on_intake(entry, message.key, message.value, message.headers, origin,
+                                      message.partition)
+            return result, (REQUESTS, key) if key else None
         if topic == self.settings.topic_journey:
             entry = self._entry(work, (JOURNEYS, key)) if key else None
             return (journeys.on_step(engine.out, entry, message.key, message.value, message.headers,
@@ -239,7 +245,8 @@ class Worker:
                     raise RegistryError("schemas are not registered yet")
                 check_readable(message.headers)  # a header key the client could not decode (hub.compat)
                 if message.topic in self.intake:
-                    check_size(message.key, message.value, message.headers, self.settings.intake_max_record_bytes,
+                    check_size(message.key, message.value, message.headers,
+                               self.settings.intake_max_record_bytes,
                                f"intake record {message.topic}[{message.partition}]@{message.offset}")
                 result, slot = self._decide(engine, message, work)
                 check_outputs(result.outs, self.settings.output_max_record_bytes)  # all or none is sent
@@ -261,8 +268,8 @@ class Worker:
             log.error("internal error on %s[%d]@%d (dead-lettered as internal_error)", origin.topic,
                       origin.partition, origin.offset, exc_info=exc, extra=_log_ids(message))
         metrics.DEAD_LETTERS.labels(stage, reason_of(exc)).inc()
-        return Result(outs=[dead_letter(self.settings, exc, message.key, message.value, message.headers, origin,
-                                        stage)])
+        return Result(outs=[dead_letter(self.settings, exc, message.key, message.value, message.headers,
+                                        origin, stage)])
 
     async def _send(self, message: Any, stage: str, result: Result) -> Result:
         """Hand the result's records to the producer; one refused for good dead-letters the input instead."""

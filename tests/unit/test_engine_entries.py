@@ -10,8 +10,15 @@ from faust.utils import json as faust_json
 from hub.core import sla
 from hub.core.lifecycle import RequestState, Status, Transition
 from hub.streams import timing
-from hub.streams.entry import (JourneyEntry, RequestEntry, TimerView, decode_journey, decode_request, encode,
-                               timers_of)
+from hub.streams.entry import (
+    JourneyEntry,
+    RequestEntry,
+    TimerView,
+    decode_journey,
+    decode_request,
+    encode,
+    timers_of,
+)
 
 T0 = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)  # Monday 08:00 WIB
 STATE = RequestState("SK-1", Status.SUBMITTED, T0, (Transition("e1", Status.SUBMITTED, T0, "diajukan", 7),))
@@ -23,7 +30,8 @@ ENTRY = {"v": 1, "p": 3, "state": STATE.to_dict(), "service": "DUKCAPIL_KTP_EL",
          "ids": {"e1": "ab" * 16}}
 JOURNEY = {"v": 1, "p": 1, "done": False, "journey": {
     "request_id": "JR-1", "journey": "LISTRIK_BARU", "region_code": "35.10.21.2003", "status": "SUBMITTED",
-    "clock": {"started_at": T0.isoformat(), "sla_working_days": 5, "paused_since": None, "paused_working_days": 0},
+    "clock": {"started_at": T0.isoformat(), "sla_working_days": 5, "paused_since": None,
+              "paused_working_days": 0},
     "phone": None, "fired": [],
     "children": {"N-1": ["DUKCAPIL_VERIFIKASI_NIK", "SUBMITTED", T0.isoformat(), T0.isoformat(), "N-1/1"]}}}
 

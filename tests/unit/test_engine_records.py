@@ -22,7 +22,8 @@ from hub.wire.codec import Codec, load_schema
 from hub.wire.deadletter import Origin, reason_of
 from hub.wire.registry import MemoryRegistry
 
-SETTINGS = Settings(citizen_ref_key="k", topic_partitions=3)
+# a lifecycle log named, as a deployment may (tests.unit.streams.test_outputs: the default without one)
+SETTINGS = Settings(citizen_ref_key="k", topic_partitions=3, topic_lifecycle="hub.lifecycle.v1")
 CODEC = Codec(MemoryRegistry(), register=True)
 ENGINE = RequestEngine(SETTINGS, CODEC, catalogue.agencies())
 INTAKE = CODEC.encoder("intake", load_schema(SETTINGS.schemas_dir, RequestLifecycleEvent.SCHEMA))
