@@ -40,7 +40,7 @@ from hub.settings import Settings
 from hub.streams import timing
 from hub.streams.router import Outgoing
 from hub.wire import cloudevents as ce
-from hub.wire.codec import Codec, Encoder, load_schema
+from hub.wire.codec import ArrayTailEncoder, Codec, Encoder, SplitEncoder, load_schema
 
 #: What a journey step keeps of the citizen block: the phone, for journey notices.
 JOURNEY_FIELDS = frozenset({"phone"})
@@ -64,6 +64,10 @@ class Outputs:
         for topic, model in ((s.topic_notify, CitizenNotice), (s.topic_audit, AuditEntry),
                              (s.topic_sla, SlaEvent)):
             self._enc[topic] = codec.encoder(topic, load_schema(s.schemas_dir, model.SCHEMA))
+        # The views of one event differ only in the citizen block: the rest is written once (same bytes).
+        self._views = SplitEncoder(schema, "citizen")
+        # An audit entry's deliveries repeat (a service's audiences, fields and purposes): each written once.
+        self._audit = ArrayTailEncoder(self._enc[s.topic_audit], load_schema(s.schemas_dir, AuditEntry.SCHEMA))
 
     # ------------------------------------------------------------------ building blocks --------
     def record(self, topic: str, audience: str, key: str, record: dict[str, Any],
@@ -86,14 +90,13 @@ class Outputs:
         key = rid.encode()
         outs: list[Outgoing] = []
         deliveries: list[dict[str, Any]] = []
-        bodies: dict[int, bytes] = {}
-        for d in fan_out_record(enriched, service, agency_topic=s.agency_topic, feed_topic=s.topic_feed,
-                                lifecycle_topic=self.lifecycle_topic):
-            encoder = self._enc[d.topic]
-            body = bodies.get(id(d.record))
-            if body is None:
-                body = bodies[id(d.record)] = encoder.body(d.record)
-            outs.append(Outgoing(d.topic, d.audience, key, encoder.frame(body), headers))
+        found = fan_out_record(enriched, service, agency_topic=s.agency_topic, feed_topic=s.topic_feed,
+                               lifecycle_topic=self.lifecycle_topic)
+        views = list({id(d.record): d.record for d in found}.values())  # one body per distinct view
+        bodies = dict(zip(map(id, views), self._views.bodies(views), strict=True))
+        for d in found:
+            outs.append(Outgoing(d.topic, d.audience, key, self._enc[d.topic].frame(bodies[id(d.record)]),
+                                 headers))
             deliveries.append(audit_delivery(d.audience, d.topic, sorted(d.personal_fields),
                                              purpose(d.audience, service.code)))
         return outs, deliveries
@@ -136,7 +139,8 @@ class Outputs:
                              event_ce_id=about.id, event_type=about.type, service_code=code, citizen_ref=ref,
                              recorded_at=at, deliveries=deliveries)
         meta = self.own(request_id, audit_id, AuditEntry.CE_TYPE, at, about.traceparent)
-        return self.record(self.settings.topic_audit, "audit", request_id, entry, meta)
+        return Outgoing(self.settings.topic_audit, "audit", request_id.encode(), self._audit(entry),
+                        ce.to_headers(meta))
 
     # ------------------------------------------------------------------ SLA --------------------
     def sla(self, subject: timing.Subject, clock: sla.SlaClock, kind: SlaKind, at: datetime, by: str,
