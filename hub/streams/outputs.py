@@ -67,7 +67,8 @@ class Outputs:
         # The views of one event differ only in the citizen block: the rest is written once (same bytes).
         self._views = SplitEncoder(schema, "citizen")
         # An audit entry's deliveries repeat (a service's audiences, fields and purposes): each written once.
-        self._audit = ArrayTailEncoder(self._enc[s.topic_audit], load_schema(s.schemas_dir, AuditEntry.SCHEMA))
+        audit = load_schema(s.schemas_dir, AuditEntry.SCHEMA)
+        self._audit = ArrayTailEncoder(self._enc[s.topic_audit], audit)
 
     # ------------------------------------------------------------------ building blocks --------
     def record(self, topic: str, audience: str, key: str, record: dict[str, Any],

@@ -17,9 +17,9 @@ import io
 import json
 import struct
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -111,10 +111,10 @@ class Encoder:
 
 
 class Fields:
-    """The Avro binary of a run of a record schema's fields. A record's body is its fields' encodings one after
-    another (Avro specification, "Binary Encoding", records), so bodies that share fields can be built from
-    parts written once: :meth:`Encoder.split`, :meth:`Encoder.array_tail`. Named types must be defined in the
-    part that uses them (true of the hub's schemas, checked when the part is made)."""
+    """The Avro binary of a run of a record schema's fields. A record's body is its fields' encodings one
+    after another (Avro specification, "Binary Encoding", records), so bodies that share fields can be built
+    from parts written once (:class:`SplitEncoder`, :class:`ArrayTailEncoder`). Named types must be defined in
+    the part that uses them (true of the hub's schemas, checked when the part is made)."""
 
     __slots__ = ("names", "_encoder")
 
