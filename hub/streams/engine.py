@@ -83,7 +83,7 @@ def rearmed(armed: list[Timer], result: Result) -> list[Timer]:
     gone = {kind for _, kind in result.disarm}
     timers = {t.kind: t for t in armed if t.kind not in gone}
     for _, kind, at in result.arm:
-        timers[kind] = Timer(kind, at)
+        timers[kind] = Timer.of(kind, at)
     return list(timers.values())
 
 
@@ -153,11 +153,12 @@ class RequestEngine:
             steps(new_state), record["service_code"], entry.region if entry else record["region_code"],
             (entry.parent if entry else None) or record["parent_request_id"], Clock.of(clock),
             list(entry.fired) if entry else [], bool(entry and entry.done),
-            citizen_ref(nik, self.key) or (entry.ref if entry else None),
-            citizen_check(record["request_id"], nik, self.key) or (entry.chk if entry else None),
+            RequestEntry.reference(citizen_ref(nik, self.key)) or (entry.ref_bytes if entry else None),
+            RequestEntry.reference(citizen_check(record["request_id"], nik, self.key))
+            or (entry.chk_bytes if entry else None),
             (citizen["phone"] if citizen and citizen["phone"] else None) or (entry.phone if entry else None),
-            [*(entry.seen if entry else ()), Seen(meta.source, meta.id, fp, origin.topic, origin.partition,
-                                                  origin.offset)])
+            [*(entry.seen if entry else ()), Seen.of(meta.source, meta.id, fp, origin.topic, origin.partition,
+                                                     origin.offset)])
         result = self._emit(new_entry, new_state, record, meta, service, redelivery=False,
                             old_status=state.status if state else None)
         if new_state.status in TERMINAL:
@@ -242,7 +243,7 @@ class RequestEngine:
             return Result()
         if decision.action == "rearm":
             assert decision.at is not None
-            moved = [*without(entry.armed, tk), Timer(tk, decision.at)]
+            moved = [*without(entry.armed, tk), Timer.of(tk, decision.at)]
             return Result(entry=msgspec.structs.replace(entry, armed=moved), arm=[(rid, tk, decision.at)])
         new_entry = msgspec.structs.replace(entry, fired=[*entry.fired, kind.value],
                                             armed=without(entry.armed, tk))

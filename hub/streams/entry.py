@@ -35,9 +35,31 @@ __all__ = ["Clock", "JourneyEntry", "RequestEntry", "Seen", "Step", "Timer", "Ti
            "decode_request", "encode", "timers_of"]
 
 
+#: Timer kinds as they are stored (one byte each). Append only: the position is the stored code.
+KIND_CODES: tuple[str, ...] = ("REQUEST:WARNING", "REQUEST:BREACH", "JOURNEY:WARNING", "JOURNEY:BREACH")
+_CODE_OF = {kind: code for code, kind in enumerate(KIND_CODES)}
+
+
+def _bin(text: str | None) -> bytes | None:
+    """A hex digest or reference as the bytes the entry keeps (half the size)."""
+    return bytes.fromhex(text) if text else None
+
+
+def _hex(value: bytes | None) -> str | None:
+    return value.hex() if value is not None else None
+
+
 class Timer(msgspec.Struct, array_like=True, frozen=True):
-    kind: str  # "<STAGE>:<KIND>" (hub.streams.timing.timer_kind)
+    code: int  # KIND_CODES[code]: "<STAGE>:<KIND>" (hub.streams.timing.timer_kind)
     at: datetime
+
+    @property
+    def kind(self) -> str:
+        return KIND_CODES[self.code]
+
+    @classmethod
+    def of(cls, kind: str, at: datetime) -> Timer:
+        return cls(_CODE_OF[kind], at)
 
 
 class TimerView(msgspec.Struct, array_like=True):
@@ -81,10 +103,18 @@ class Clock(msgspec.Struct, array_like=True, frozen=True):
 class Seen(msgspec.Struct, array_like=True, frozen=True):
     source: str
     event_id: str
-    digest: str
+    digest_bytes: bytes  # the content digest (hub.streams.engine.digest_record), as bytes
     topic: str
     partition: int
     offset: int
+
+    @property
+    def digest(self) -> str:
+        return self.digest_bytes.hex()
+
+    @classmethod
+    def of(cls, source: str, event_id: str, digest: str, topic: str, partition: int, offset: int) -> Seen:
+        return cls(source, event_id, bytes.fromhex(digest), topic, partition, offset)
 
 
 class RequestEntry(msgspec.Struct, array_like=True):
@@ -105,10 +135,18 @@ class RequestEntry(msgspec.Struct, array_like=True):
     clock: Clock | None
     fired: list[str]
     done: bool
-    ref: str | None  # pseudonymous citizen_ref
-    chk: str | None  # citizen_check: the citizen page's second factor
+    ref_bytes: bytes | None  # pseudonymous citizen_ref (hex in records), as bytes
+    chk_bytes: bytes | None  # citizen_check: the citizen page's second factor, as bytes
     phone: str | None  # for notices; None once terminal
     seen: list[Seen]
+
+    @property
+    def ref(self) -> str | None:
+        return _hex(self.ref_bytes)
+
+    @property
+    def chk(self) -> str | None:
+        return _hex(self.chk_bytes)
 
     def state(self) -> RequestState:
         return RequestState(self.request_id, Status(self.status), self.updated_at,
@@ -130,6 +168,11 @@ class RequestEntry(msgspec.Struct, array_like=True):
             if s.event_id == event_id:
                 return s.digest
         return None
+
+    @staticmethod
+    def reference(text: str | None) -> bytes | None:
+        """A citizen_ref or citizen_check as the entry keeps it."""
+        return _bin(text)
 
     def to_dict(self) -> dict[str, Any]:
         """The entry in the JSON shape workers wrote before the binary form (for people and tests)."""
@@ -240,7 +283,7 @@ def timers_of(value: bytes) -> TimerView:
 def planned(stage: SlaStage, clock: sla.SlaClock | None, status: Status, fired: list[str]) -> list[Timer]:
     """The timers an entry has armed when nothing since its last change disarmed them (old entries)."""
     p = timing.plan(clock, status, frozenset(fired), finished_at=None, was_done=True)
-    return [Timer(timing.timer_kind(stage, kind), at) for kind, at in p.arm]
+    return [Timer.of(timing.timer_kind(stage, kind), at) for kind, at in p.arm]
 
 
 def _request_from_json(old: dict[str, Any]) -> RequestEntry:
@@ -250,12 +293,12 @@ def _request_from_json(old: dict[str, Any]) -> RequestEntry:
     seen = []
     for key, (digest, topic, partition, offset) in old["seen"].items():
         source, _, event_id = key.rpartition("|")
-        seen.append(Seen(source, event_id, digest, topic, partition, offset))
+        seen.append(Seen.of(source, event_id, digest, topic, partition, offset))
     return RequestEntry(old["p"], old["agency"], state.status.value,
                         planned(SlaStage.REQUEST, clock, state.status, old["fired"]), state.request_id,
                         state.updated_at, state.returned_since, state.dropped, steps(state), old["service"],
                         old["region"], old["parent"], Clock.of(clock), list(old["fired"]), bool(old["done"]),
-                        old["ref"], old.get("chk"), old["phone"], seen)
+                        _bin(old["ref"]), _bin(old.get("chk")), old["phone"], seen)
 
 
 def _journey_from_json(old: dict[str, Any]) -> JourneyEntry:

@@ -92,7 +92,7 @@ def on_tick(out: Outputs, entry: JourneyEntry | None, kind: SlaKind, now: dateti
         return Result()
     if decision.action == "rearm":
         assert decision.at is not None
-        moved = [*without(entry.armed, tk), Timer(tk, decision.at)]
+        moved = [*without(entry.armed, tk), Timer.of(tk, decision.at)]
         return Result(entry=JourneyEntry.of(state, partition=entry.partition, done=entry.done, armed=moved),
                       arm=[(state.request_id, tk, decision.at)])
     fired = replace(state, fired=(*state.fired, kind.value))

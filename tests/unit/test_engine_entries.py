@@ -25,7 +25,7 @@ STATE = RequestState("SK-1", Status.SUBMITTED, T0, (Transition("e1", Status.SUBM
 CLOCK = sla.SlaClock(T0, 1)
 ENTRY = {"v": 1, "p": 3, "state": STATE.to_dict(), "service": "DUKCAPIL_KTP_EL", "agency": "dukcapil",
          "region": "35.10.21.2003", "parent": None, "clock": CLOCK.to_dict(), "fired": [], "done": False,
-         "ref": "r" * 64, "chk": "c" * 32, "phone": "+6281234567890",
+         "ref": "ab" * 32, "chk": "cd" * 16, "phone": "+6281234567890",
          "seen": {"/smart-kampung/35.10.21.2003|e1": ["ab" * 16, "intake.desa.banyuwangi.v1", 0, 7]},
          "ids": {"e1": "ab" * 16}}
 JOURNEY = {"v": 1, "p": 1, "done": False, "journey": {
@@ -45,7 +45,7 @@ def test_an_entry_written_as_json_reads_as_the_typed_entry_with_its_timers():
     assert isinstance(entry, RequestEntry)
     assert entry.state() == STATE and entry.sla_clock() == CLOCK
     assert (entry.partition, entry.agency, entry.service, entry.ref, entry.phone) == (
-        3, "dukcapil", "DUKCAPIL_KTP_EL", "r" * 64, "+6281234567890")
+        3, "dukcapil", "DUKCAPIL_KTP_EL", "ab" * 32, "+6281234567890")
     assert entry.seen_as("/smart-kampung/35.10.21.2003", "e1").offset == 7
     assert entry.digest_of("e1") == "ab" * 16 and entry.digest_of("e2") is None
     plan = timing.plan(CLOCK, Status.SUBMITTED, frozenset(), finished_at=None, was_done=True)
