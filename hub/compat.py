@@ -14,7 +14,8 @@ faust-streaming 0.15    :func:`raw_producer` + :func:`check_after_flush`: record
                         app's aiokafka producer (``hub.streams.emit``); the flush Faust runs before
                         every offset commit re-raises a failed delivery
 faust-streaming 0.15    :func:`write_table`: a table key written outside the stream's iteration (a
-                        batch), to the partition given instead of the current event's
+                        batch), to the partition given instead of the current event's, its
+                        changelog record handed to the producer directly
 ======================  ==========================================================================
 
 The Faust patches take the app or its producer as an argument and import nothing from Faust at module level,
@@ -280,19 +281,23 @@ class _PartitionEvent:
         self.message = self._Message(partition)
 
 
-def write_table(table: Any, key: Any, value: Any, partition: int) -> None:
-    """``table[key] = value`` for a key of ``partition``, from a batch (no current event).
+def write_table(table: Any, key: Any, value: Any, partition: int) -> tuple[str, bytes, Callable[[Any], None]]:
+    """``table[key] = value`` for a key of ``partition``, from a batch (no current event); returns the
+    changelog record to send (topic, key bytes) and what to call with its metadata once the brokers have it.
 
     ``Table.__setitem__`` (faust 0.15 ``faust/tables/table.py`` ``on_key_set`` ->
     ``Collection.partition_for_key``) takes the changelog partition from the *current event*
     (``faust.streams.current_event``), and so does the RocksDB store for its partition database
     (``faust/stores/rocksdb.py`` ``Store._set``). A batch writes its keys after its events, outside the
     stream's iteration, so the partition is given: the store write runs with a stand-in current event of that
-    partition, and the changelog record goes through the table's own ``send_changelog`` (its serializers, and
-    its callback that records the persisted offset). Tables of the hub have no TTL (``_maybe_set_key_ttl``)
-    and no sensors to feed.
+    partition. The changelog record is what ``Collection.send_changelog`` would send (the key through the
+    table's key serializer, the value as it is: bytes), but handed to the app's aiokafka producer by the
+    caller rather than through Faust's ``send_soon`` machinery; once the brokers have it, the returned
+    callback does what ``Collection._on_changelog_sent`` does at-least-once (``Store.set_persisted_offset``).
+    Tables of the hub have no TTL (``_maybe_set_key_ttl``) and no sensors to feed.
     """
     from faust import streams
+    from faust.serializers import codecs
 
     stand_in = _PartitionEvent(partition)
     token = streams._current_event.set(weakref.ref(stand_in))  # type: ignore[arg-type]
@@ -300,4 +305,9 @@ def write_table(table: Any, key: Any, value: Any, partition: int) -> None:
         table.data[key] = value
     finally:
         streams._current_event.reset(token)
-    table.send_changelog(partition, key, value)
+    store = table.data
+
+    def persisted(metadata: Any) -> None:
+        store.set_persisted_offset(metadata.topic_partition, metadata.offset)
+
+    return table.changelog_topic.get_topic_name(), codecs.dumps(table.key_serializer, key), persisted

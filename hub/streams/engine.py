@@ -202,7 +202,8 @@ class RequestEngine:
                 result.outs.append(out.notice(notice, trace))
                 deliveries.append(out.notice_delivery(notice))
         if moves_personal_data(deliveries):  # who received personal data, and why (README)
-            result.outs.append(out.audit(rid, meta, service.code, record["occurred_at"], deliveries, entry.ref))
+            result.outs.append(out.audit(rid, meta, service.code, record["occurred_at"], deliveries,
+                                         entry.ref))
         if not redelivery:
             if latest and old_status != state.status:
                 result.status_change = (service.agency, old_status, state.status)

@@ -31,6 +31,7 @@ class Outgoing:
     key: bytes | None
     value: bytes | None
     headers: list[tuple[str, bytes]]
+    partition: int | None = None  # None: the key's (Kafka's default partitioner); a table's changelog: given
 
 
 Headers = Sequence[tuple[str, bytes | None]] | None

@@ -193,10 +193,13 @@ class Worker:
                 self.index.add(rid, kind, at)
             _count(result)
             metrics.PROCESSING.labels(stage).observe(time.perf_counter() - started)
-        for slot in dirty:
+        for slot in dirty:  # each changed key once: the store, and its changelog record to the producer
             entry = work[slot]
             assert entry is not None
-            compat.write_table(self.tables[slot[0]], slot[1], encode(entry), entry.partition)
+            value = encode(entry)
+            topic, key, persisted = compat.write_table(self.tables[slot[0]], slot[1], value, entry.partition)
+            await self.emitter.send_patiently([Outgoing(topic, "changelog", key, value, [], entry.partition)],
+                                              f"the {topic} record of {slot[1]}", persisted)
 
     def _entry(self, work: dict[Slot, Any], slot: Slot) -> Any:
         """The key's working entry: read from its table once per batch."""
