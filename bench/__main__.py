@@ -1,4 +1,5 @@
-"""``python -m bench`` (``make bench``): issue 15's targets as ratios to raw aiokafka, before and after, in one
+"""``python -m bench`` (``make bench``): issue 15's targets as ratios to raw aiokafka, before and after, in
+one
 run of at most 10 minutes on 2 cores.
 
     python -m bench                 # full run -> bench/results/latest.json + latest.md
@@ -33,8 +34,8 @@ from bench.pipeline import log
 
 def _versions() -> dict:
     out = {}
-    for pkg in ("aiokafka", "faust-streaming", "fastavro", "msgspec", "pydantic", "psutil", "py-spy", "uvloop",
-                "rocksdict"):
+    for pkg in ("aiokafka", "faust-streaming", "fastavro", "msgspec", "pydantic", "psutil", "py-spy",
+                "uvloop", "rocksdict"):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -150,8 +151,8 @@ def _stack_sections(run: Run, workdir: Path) -> None:
         R["raw"] = {}
         if "raw" in only:
             n = pipeline.sized(rate, cfg.raw_seconds, 2_000, cfg.raw_events)
-            R["raw"]["produce_consume"] = run.section("raw produce->consume", raw_kafka.produce_consume, raw_hub,
-                                                      cfg, n)
+            R["raw"]["produce_consume"] = run.section("raw produce->consume", raw_kafka.produce_consume,
+                                                      raw_hub, cfg, n)
             rate = _eps(R["raw"]["produce_consume"]) or rate
             for fanout in cfg.passthrough_fanouts:
                 n = pipeline.sized(rate / max(1, fanout) ** 0.5, cfg.raw_seconds, 2_000, cfg.raw_events)

@@ -57,7 +57,7 @@ class Arrivals:
     def latencies(self, sent_ns: array) -> dict[str, list[int]]:
         out = {}
         for k, arr in self.arrival.items():
-            out[k] = [a - s for a, s in zip(arr, sent_ns) if a and s]
+            out[k] = [a - s for a, s in zip(arr, sent_ns, strict=False) if a and s]
         return out
 
     def primary_arrivals(self) -> list[int]:

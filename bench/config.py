@@ -41,10 +41,10 @@ class Config:
     codec_iterations: int = 20_000
     router_events: int = 5_000
     growth_sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)
-    growth_tracemalloc_max: int = 100_000        # above this size memory is taken from RSS (tracemalloc is slow)
+    growth_tracemalloc_max: int = 100_000        # above: memory from RSS (tracemalloc is slow)
     table_recovery_keys: int = 1_000_000        # real requests table restart (the 1M keys), at most
     recovery_timeout: float = 240.0
-    budget_s: float = 600.0                      # the whole run; phases that no longer fit are skipped and reported
+    budget_s: float = 600.0                      # the whole run; phases that no longer fit: skipped, reported
     table_store: str | None = None               # HUB_TABLE_STORE for the bench workers (e.g. rocksdb://)
     out: Path = RESULTS
 
@@ -83,7 +83,8 @@ def parse(argv: list[str] | None = None) -> Config:
     p.add_argument("--growth", help="open-request counts, e.g. 10000,100000,1000000 (env BENCH_GROWTH)")
     p.add_argument("--table-keys", type=int, help="keys of the real requests table restarted, at most "
                                                   "(env BENCH_TABLE_KEYS)")
-    p.add_argument("--table-store", help="HUB_TABLE_STORE for the workers, e.g. rocksdb:// (env BENCH_TABLE_STORE)")
+    p.add_argument("--table-store",
+                   help="HUB_TABLE_STORE for the workers, e.g. rocksdb:// (env BENCH_TABLE_STORE)")
     p.add_argument("--partitions", type=int, help="partitions per topic (env BENCH_PARTITIONS)")
     p.add_argument("--budget", type=float, help="seconds for the whole run (env BENCH_BUDGET)")
     p.add_argument("--out", help="results folder (env BENCH_OUT; default bench/results)")

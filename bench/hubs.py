@@ -58,8 +58,8 @@ def export(ref: str, folder: Path) -> Code:
     """``git archive`` of ``hub/`` and ``schemas/`` at ``ref`` into ``folder`` (the "before" code)."""
     full = subprocess.run(["git", "rev-parse", "--verify", f"{ref}^{{commit}}"], cwd=REPO_ROOT, check=True,
                           capture_output=True, text=True).stdout.strip()
-    data = subprocess.run(["git", "archive", "--format=tar", full, "hub", "schemas"], cwd=REPO_ROOT, check=True,
-                          capture_output=True).stdout
+    data = subprocess.run(["git", "archive", "--format=tar", full, "hub", "schemas"], cwd=REPO_ROOT,
+                          check=True, capture_output=True).stdout
     folder.mkdir(parents=True, exist_ok=True)
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         tar.extractall(folder, filter="data")
@@ -111,8 +111,10 @@ def settings_for(stack: LocalStack, label: str, *, partitions: int, table_store:
     p = f"bench.{label}"
     values: dict[str, object] = dict(
         topic_partitions=partitions, app_id=f"bench-{label}", client_quota_bytes=QUOTA,
-        topic_intake_desk=f"{p}.intake.desa.{{node}}.v1", topic_intake_agency=f"{p}.intake.agency.{{agency}}.v1",
-        topic_feed=f"{p}.mpp.feed.v1", topic_dlq=f"{p}.hub.dlq.v1", topic_agency_template=f"{p}.agency.{{agency}}.v1",
+        topic_intake_desk=f"{p}.intake.desa.{{node}}.v1",
+        topic_intake_agency=f"{p}.intake.agency.{{agency}}.v1",
+        topic_feed=f"{p}.mpp.feed.v1", topic_dlq=f"{p}.hub.dlq.v1",
+        topic_agency_template=f"{p}.agency.{{agency}}.v1",
         topic_notify=f"{p}.citizen.notify.v1",
         topic_audit=f"{p}.hub.audit.v1", topic_sla=f"{p}.hub.sla.v1", metrics_port=0, **extra)
     if table_store:

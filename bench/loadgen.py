@@ -5,7 +5,8 @@ password; ``bench.hubs.BenchHub.loadgen_env``). Builds ``n`` simulator events ex
 connector does (hub.dev.simulator.village_requests, the Encoder of the desk's intake topic looked up in the
 registry, CloudEvents headers: see hub.connectors.publisher.Publisher._record) before the clock starts, then
 sends them to ``topic`` (the desk node's intake topic) at ``rate`` events/s (0 = as fast as it can) with a
-producer configured like the connector's (idempotent, acks=all, linger 5 ms, 256 KiB batches). Before sending it writes the
+producer configured like the connector's (idempotent, acks=all, linger 5 ms, 256 KiB batches). Before sending
+it writes the
 record keys, in order, to ``keys_file``; when done, the send time of each (wall ns, int64) to
 ``times_file``. Prints ``SENDING`` when it starts and one JSON line at the end.
 """

@@ -3,7 +3,8 @@
 Consumes ``in_topic`` in a consumer group and produces each record to every one of ``out_topics``,
 unchanged (key, value, headers): no decoding, no validation. It runs as the principal in its environment
 (``HUB_*``: the hub worker's, on a provisioned bench hub's intake and output topics, in the worker's group),
-over SASL_SSL like every hub client, so the comparison with the hub is like for like. Same guarantees as the hub worker:
+over SASL_SSL like every hub client, so the comparison with the hub is like for like. Same guarantees as the
+hub worker:
 at-least-once (the producer is flushed before offsets are committed, about once a second), acks=all,
 and the producer settings of Faust's defaults (linger 0, 16 KiB batches) unless told otherwise.
 Prints ``READY`` once it has partitions; stops on SIGTERM.

@@ -40,7 +40,8 @@ class BenchWorker(WorkerProcess):
     """A hub worker of a bench hub's code (its folder is the working directory, so ``python -m hub`` imports
     that code); ``wrapper=True`` runs it through bench.worker (uvloop and other variants)."""
 
-    def __init__(self, hub: BenchHub, env: dict[str, str], log_path: Path, *, name: str, wrapper: bool = False):
+    def __init__(self, hub: BenchHub, env: dict[str, str], log_path: Path, *, name: str,
+                 wrapper: bool = False):
         super().__init__(env, log_path, name=name)
         self.hub = hub
         self.wrapper = wrapper
@@ -126,11 +127,12 @@ def _timeline(arrivals, sent: array, bucket_ms: int = 250) -> dict:  # type: ign
     arr = arrivals.arrival[arrivals.kinds[0]]
     t0 = min((s for s in sent if s), default=0)
     worst: dict[int, int] = {}
-    for a, s in zip(arr, sent):
+    for a, s in zip(arr, sent, strict=False):
         if a and s:
             b = (s - t0) // (bucket_ms * 1_000_000)
             worst[b] = max(worst.get(b, 0), a - s)
-    return {"bucket_ms": bucket_ms, "worst": [round(worst.get(b, 0) / 1e6) for b in range(max(worst, default=-1) + 1)]}
+    buckets = range(max(worst, default=-1) + 1)
+    return {"bucket_ms": bucket_ms, "worst": [round(worst.get(b, 0) / 1e6) for b in buckets]}
 
 
 async def end_offsets(kafka: dict, topics: list[str]) -> dict[str, int]:
@@ -205,7 +207,8 @@ def run_hub(hub: BenchHub, cfg: Config, workdir: Path, n_workers: int, *, label:
         time.sleep(0.5)
         after = asyncio.run(end_offsets(admin, outputs))
         written = {t: after[t] - before[t] for t in outputs if after[t] - before[t]}
-        sat["records_written_per_event"] = {t: round(c / max(sat["delivered"], 1), 2) for t, c in written.items()}
+        delivered = max(sat["delivered"], 1)
+        sat["records_written_per_event"] = {t: round(c / delivered, 2) for t, c in written.items()}
         sat["records_written_per_event_total"] = round(sum(written.values()) / max(sat["delivered"], 1), 2)
         sat["records_written_total"] = sum(written.values())
         result["phases"].append(sat)
@@ -229,7 +232,7 @@ def run_hub(hub: BenchHub, cfg: Config, workdir: Path, n_workers: int, *, label:
                 from bench.profile import PySpy
 
                 pid = workers[0].proc.pid
-                hook = lambda: PySpy(pid, workdir / label).start()  # noqa: E731
+                hook = lambda pid=pid: PySpy(pid, workdir / label).start()  # noqa: E731
             r = phase(name, count, rate, on_sending=hook)
             ingested += count
             if "extra" in r:
@@ -239,7 +242,8 @@ def run_hub(hub: BenchHub, cfg: Config, workdir: Path, n_workers: int, *, label:
         result["open_requests_at_end"] = ingested
         result["worker_rss_mib"] = {"after_warmup": rss0, "at_end": rss1}
         grown = sum(rss1.values()) - sum(rss0.values())
-        result["worker_rss_growth_bytes_per_request"] = round(grown * 2**20 / max(ingested - cfg.warmup_events, 1))
+        taken = max(ingested - cfg.warmup_events, 1)
+        result["worker_rss_growth_bytes_per_request"] = round(grown * 2**20 / taken)
     finally:
         for w in workers:
             w.stop(timeout=15)
@@ -270,12 +274,13 @@ async def _copy_changelog(kafka: dict, topic: str, target: int) -> dict:
     have = len(source)
     if not source or target <= have:
         return {"keys_before": have, "keys_after": have, "copied": 0}
-    producer = AIOKafkaProducer(**kafka, acks=1, linger_ms=20, max_batch_size=1 << 20, max_request_size=8 << 20)
+    producer = AIOKafkaProducer(**kafka, acks=1, linger_ms=20, max_batch_size=1 << 20,
+                                max_request_size=8 << 20)
     await producer.start()
     t0 = time.perf_counter()
     try:
         pending, batches = [], {}
-        now_ms = int(time.time() * 1000)  # an explicit timestamp: Faust's recovery stalls on records without one
+        now_ms = int(time.time() * 1000)  # explicit: Faust's recovery stalls on records without a timestamp
         quoted = source[0][1][:1] == b'"' and source[0][1][-1:] == b'"'  # Faust's JSON key serializer
         for i in range(target - have):
             p, k, v = source[i % have]
@@ -325,11 +330,12 @@ def _recovery_progress(log_path: Path) -> dict:
 
 
 def empty_worker_rss(hub: BenchHub, workdir: Path) -> float | None:
-    """RSS (MiB) of a worker of this hub's code with an empty table: the floor under the memory per request."""
+    """RSS (MiB) of a worker of this hub's code with an empty table: the floor under memory per request."""
     from bench.hubs import make_hub
 
     empty = make_hub(hub.stack, f"{hub.label}-empty", partitions=hub.admin.topic_partitions, code=hub.code)
-    w = BenchWorker(empty, empty.worker_env(0, workdir), workdir / empty.label / "worker.log", name="empty worker")
+    w = BenchWorker(empty, empty.worker_env(0, workdir), workdir / empty.label / "worker.log",
+                    name="empty worker")
     w.start()
     try:
         w.wait_ready(timeout=180)
@@ -343,7 +349,8 @@ def restart_recovery(hub: BenchHub, cfg: Config, workdir: Path, keys: int, *, ti
                      base_rss_mib: float | None = None) -> dict:
     """Real table recovery: the engine's ``requests`` table filled to ``keys`` entries (copies of its own
     entries), then one worker (re)started on it: time from start to ready (table restored and the SLA timer
-    index rebuilt: the worker's readiness), and its RSS afterwards (per open request over ``base_rss_mib``)."""
+    index rebuilt: the worker's readiness), and its RSS afterwards (per open request over
+    ``base_rss_mib``)."""
     s0 = hub.admin
     changelog = s0.changelog_topic("requests")
     out: dict = {"code": hub.code.name, "changelog": changelog,
@@ -365,7 +372,8 @@ def restart_recovery(hub: BenchHub, cfg: Config, workdir: Path, keys: int, *, ti
         out["worker_rss_mib"] = _rss_mib(w.proc.pid)  # type: ignore[union-attr]
         if base_rss_mib and out.get("keys_after"):
             out["empty_worker_rss_mib"] = base_rss_mib
-            out["bytes_per_open_request"] = round((out["worker_rss_mib"] - base_rss_mib) * 2**20 / out["keys_after"])
+            grown = (out["worker_rss_mib"] - base_rss_mib) * 2**20
+            out["bytes_per_open_request"] = round(grown / out["keys_after"])
         if out.get("ready_s") and out.get("keys_after"):
             out["ready_1m_extrapolated_s"] = round(out["ready_s"] * 1_000_000 / out["keys_after"], 1)
         log(f"{hub.label}: {out['keys_after']:,} keys ready in {out.get('ready_s')}s; worker RSS "

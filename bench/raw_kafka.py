@@ -67,7 +67,8 @@ def passthrough(hub: BenchHub, cfg: Config, fanout: int, workdir: Path, n: int,
         for rate in rates:
             phases.append(asyncio.run(run_phase(hub, topic=hub.intake, kind_of_topic=kinds,
                                                 n=int(rate * cfg.fixed_seconds), rate=rate, processes=procs,
-                                                drain_timeout=cfg.drain_timeout, name=f"{label} fixed {rate}/s")))
+                                                drain_timeout=cfg.drain_timeout,
+                                                name=f"{label} fixed {rate}/s")))
     finally:
         proc.terminate()
         try:

@@ -1,7 +1,10 @@
-"""latest.json (everything measured) and latest.md (the targets, before/after, and the details) in bench/results.
+"""latest.json (everything measured) and latest.md (the targets, before/after, and the details) in
+bench/results.
 
-Every target of issue 15 is a ratio to what the raw aiokafka runs of the *same* run measured (machines differ by
-3x and more); absolute figures are reported beside them. "before" is the worker of the baseline commit, "after"
+Every target of issue 15 is a ratio to what the raw aiokafka runs of the *same* run measured (machines differ
+by
+3x and more); absolute figures are reported beside them. "before" is the worker of the baseline commit,
+"after"
 this tree's, both measured in the run.
 """
 
@@ -67,7 +70,8 @@ def _code(results: dict, code: str) -> dict:
     fan = round(sat.get("records_written_per_event_total") or 0)
     pt = raw.get(f"passthrough_x{fan}")
     pts = _phase(pt, "saturation")
-    out.update(records_per_event=sat.get("records_written_per_event_total"), passthrough=f"x{fan}" if pts else None,
+    out.update(records_per_event=sat.get("records_written_per_event_total"),
+               passthrough=f"x{fan}" if pts else None,
                eps_1w=_eps(sat), passthrough_eps=_eps(pts),
                worker_cpu_us=_cpu(sat, "hub worker"), broker_cpu_us=_cpu(sat, "kafka"),
                passthrough_cpu_us=_cpu(pts, "passthrough"), passthrough_broker_cpu_us=_cpu(pts, "kafka"))
@@ -98,7 +102,8 @@ def derive(results: dict) -> dict:
     rows = [
         ("one worker / raw pass-through writing as many records per event", f">= {t['ratio_1w']}", "ratio_1w",
          lambda v: v >= t["ratio_1w"]),
-        ("two workers / the same pass-through", f">= {t['ratio_2w']}", "ratio_2w", lambda v: v >= t["ratio_2w"]),
+        ("two workers / the same pass-through", f">= {t['ratio_2w']}", "ratio_2w",
+         lambda v: v >= t["ratio_2w"]),
         ("worker CPU per input event / the pass-through's", f"<= {t['worker_cpu_ratio']}", "worker_cpu_ratio",
          lambda v: v <= t["worker_cpu_ratio"]),
         ("broker CPU per input event / the pass-through's broker CPU", f"<= {t['broker_cpu_ratio']}",
@@ -146,8 +151,9 @@ def markdown(results: dict) -> str:
     lines = [f"# Hub benchmark — {meta['started']} ({'quick' if meta['config']['quick'] else 'full'} run, "
              f"{meta['duration_s']:.0f} s)", "",
              f"Machine: {meta['host']['cpus']} cores, {meta['host']['mem_gib']} GiB, load average at start "
-             f"{meta['host']['loadavg_start']}, at end {meta['host']['loadavg_end']}; Kafka {meta['versions'].get('kafka')}"
-             f", Python {meta['host']['python']}; every client SASL_SSL (SCRAM-SHA-512) as its own principal. "
+             f"{meta['host']['loadavg_start']}, at end {meta['host']['loadavg_end']}; "
+             f"Kafka {meta['versions'].get('kafka')}, Python {meta['host']['python']}; every client SASL_SSL "
+             f"(SCRAM-SHA-512) as its own principal. "
              f"`other cpu-s` = CPU used by processes outside the benchmark during a phase (noise). "
              f"before = {(meta.get('before') or {}).get('ref', '-')[:12]}, after = this tree.", ""]
     if der.get("targets"):
@@ -177,11 +183,13 @@ def markdown(results: dict) -> str:
     if cap:
         pk = cap["per_1000_eps"]
         lines += ["## Capacity model (from the measured CPU per event)", "",
-                  f"Per 1,000 events/s: **{pk['worker_cores']} worker cores** and **{pk['broker_cores']} broker "
-                  f"cores** (replication factor 1; a replicated cluster multiplies the broker's share by about the "
-                  f"replication factor). Peak load assumed: {cap['regency_peak_eps']} events/s per regency "
+                  f"Per 1,000 events/s: **{pk['worker_cores']} worker cores** and **{pk['broker_cores']} "
+                  f"broker cores** (replication factor 1; a replicated cluster multiplies the broker's share by "
+                  f"about the replication factor). Peak load assumed: {cap['regency_peak_eps']} events/s per "
+                  f"regency "
                   f"(README, \"Capacity\").", "",
-                  "| scope | peak ev/s | worker cores | broker cores | workers (each at half its saturation) | "
+                  "| scope | peak ev/s | worker cores | broker cores | "
+                  "workers (each at half its saturation) | "
                   "partitions |", "|---|---|---|---|---|---|"]
         for scope, v in cap["scopes"].items():
             lines.append(f"| {scope} | {v['peak_eps']:,.0f} | {v['worker_cores']} | {v['broker_cores']} | "
@@ -197,41 +205,49 @@ def markdown(results: dict) -> str:
                   "worker CPU µs/ev | Kafka CPU µs/ev | worker peak RSS MiB | other cpu-s |",
                   "|---|---|---|---|---|---|---|---|---|"]
         for p in rows:
-            who = "hub worker" if any(k.startswith("hub worker") for k in p["cpu_us_per_event"]) else "passthrough"
+            hub = any(k.startswith("hub worker") for k in p["cpu_us_per_event"])
+            who = "hub worker" if hub else "passthrough"
             mem = [v["rss_peak_mib"] for k, v in p["usage"]["processes"].items() if k.startswith(who)]
             lines.append(
-                f"| {p['name']} | {p['offered_eps']} | {_eps(p) or '-'} | {_lat(p)} | {p['delivered']}/{p['expected']} | "
-                f"{_cpu(p, who) or '-'} | {_cpu(p, 'kafka') or '-'} | {' / '.join(f'{m:.0f}' for m in mem) or '-'} | "
+                f"| {p['name']} | {p['offered_eps']} | {_eps(p) or '-'} | {_lat(p)} | "
+                f"{p['delivered']}/{p['expected']} | {_cpu(p, who) or '-'} | {_cpu(p, 'kafka') or '-'} | "
+                f"{' / '.join(f'{m:.0f}' for m in mem) or '-'} | "
                 f"{p['usage']['machine']['other_cpu_s']} |")
         lines.append("")
-    out_rows = [(label, p) for label, run in results.get("pipeline", {}).items() for p in run.get("phases", [])
-                if p.get("records_written_per_event")]
+    out_rows = [(label, p) for label, run in results.get("pipeline", {}).items()
+                for p in run.get("phases", []) if p.get("records_written_per_event")]
     if out_rows:
         lines += ["## What the hub writes per input event (saturation)", "", "| run | total | per topic |",
                   "|---|---|---|"]
         for label, p in out_rows:
             per = ", ".join(f"{t.split('.', 2)[-1] if t.startswith('bench.') else t} {v}"
-                            for t, v in sorted(p["records_written_per_event"].items(), key=lambda kv: -kv[1])[:9])
+                            for t, v in sorted(p["records_written_per_event"].items(),
+                                               key=lambda kv: -kv[1])[:9])
             lines.append(f"| {label} | {p['records_written_per_event_total']} | {per} |")
         lines.append("")
     for code, tr in (results.get("table_recovery") or {}).items():
         if not tr:
             continue
         lines += [f"## Requests table restart ({code})", "",
-                  f"- changelog: {tr.get('keys_before', 0):,} real entries copied to {tr.get('keys_after', 0):,} "
+                  f"- changelog: {tr.get('keys_before', 0):,} real entries copied to "
+                  f"{tr.get('keys_after', 0):,} "
                   f"keys (values {tr.get('value_bytes_mean', '-')} B)",
-                  f"- worker start to ready (table restored, SLA timer index rebuilt): **{tr.get('ready_s')} s**"
+                  f"- worker start to ready (table restored, SLA timer index rebuilt): "
+                  f"**{tr.get('ready_s')} s**"
                   f" (1M keys at that pace: {tr.get('ready_1m_extrapolated_s')} s)",
-                  *([f"- prefill by the hub's store: {tr['prefill_records']:,} records in {tr['prefill_s']} s"]
+                  *([f"- prefill by the hub's store: {tr['prefill_records']:,} records in "
+                     f"{tr['prefill_s']} s"]
                     if tr.get("prefill_records") is not None else []),
-                  f"- worker RSS after it: {tr.get('worker_rss_mib')} MiB, empty worker {tr.get('empty_worker_rss_mib')}"
+                  f"- worker RSS after it: {tr.get('worker_rss_mib')} MiB, empty worker "
+                  f"{tr.get('empty_worker_rss_mib')}"
                   f" MiB: {tr.get('bytes_per_open_request')} B per open request",
                   *([f"- error: {tr['error']}"] if tr.get("error") else []), ""]
     for label, run in results.get("pipeline", {}).items():
         prof = run.get("profile")
         if prof and prof.get("self_by_package_pct"):
             lines += [f"## py-spy profile, {label} at saturation ({prof['samples']} samples)", "",
-                      "Self time by package: " + ", ".join(f"{k} {v}%" for k, v in prof["self_by_package_pct"].items()),
+                      "Self time by package: "
+                      + ", ".join(f"{k} {v}%" for k, v in prof["self_by_package_pct"].items()),
                       "", "| self % | function |", "|---|---|"]
             for f, pct in prof.get("top_self_pct", [])[:12]:
                 lines.append(f"| {pct} | `{f}` |")
@@ -247,23 +263,27 @@ def markdown(results: dict) -> str:
                   f"| bytes | {codec['avro_bytes_mean']} | {codec['json_bytes_mean']} |", ""]
     router = results.get("router")
     if router and router.get("stages_us"):
-        lines += ["## Intake stages in-process (no Kafka), µs per event", "", "| stage | best µs |", "|---|---|"]
+        lines += ["## Intake stages in-process (no Kafka), µs per event", "", "| stage | best µs |",
+                  "|---|---|"]
         for k, v in router["stages_us"].items():
             lines.append(f"| {k} | {v['best_us']} |")
         lines.append("")
     growth = results.get("growth", {}).get("sizes") if results.get("growth") else None
     if growth:
         lines += ["## Lifecycle state growth (pure core)", "",
-                  "| open requests | bytes/request | apply p50 / p99 / p99.9 µs | full GC ms |", "|---|---|---|---|"]
+                  "| open requests | bytes/request | apply p50 / p99 / p99.9 µs | full GC ms |",
+                  "|---|---|---|---|"]
         for g in growth:
             a = g["apply"]
             lines.append(f"| {g['open_requests']:,} | {g['bytes_per_request']} | "
                          f"{a['p50_us']} / {a['p99_us']} / {a['p999_us']} | {g['full_gc_ms']} |")
         lines.append("")
     if results.get("mall"):
-        lines += ["## Service mall", "", "See `latest.json` (`mall`): view apply rate, API p99, SSE fan-out.", ""]
+        lines += ["## Service mall", "", "See `latest.json` (`mall`): view apply rate, API p99, SSE fan-out.",
+                  ""]
     if results.get("skipped"):
-        lines += ["## Skipped (reported, not a failure)", ""] + [f"- {k}: {v}" for k, v in results["skipped"].items()] + [""]
+        lines += (["## Skipped (reported, not a failure)", ""]
+                  + [f"- {k}: {v}" for k, v in results["skipped"].items()] + [""])
     if results.get("errors"):
         lines += ["## Errors", ""] + [f"- {k}: {v}" for k, v in results["errors"].items()] + [""]
     return "\n".join(lines)

@@ -51,7 +51,8 @@ def _audits_read(hub: Any, records: list[tuple]) -> list[tuple]:
 
 
 def expected(old: Any, lifecycle: bool) -> list[tuple]:
-    """The baseline's records with this tree's two deliberate changes applied (offsets renumbered where records
+    """The baseline's records with this tree's two deliberate changes applied (offsets renumbered where
+    records
     are no longer written; without a lifecycle log, audit entries as content, less the log's delivery)."""
     audit = Settings(**SETTINGS).topic_audit
     out, offsets = [], Counter[tuple[str, int]]()
@@ -71,7 +72,8 @@ def expected(old: Any, lifecycle: bool) -> list[tuple]:
 
 def run_both(before: ModuleType, lifecycle: bool = False, **traffic: Any) -> tuple[Any, Any]:
     old = before.traffic(before.Settings(**SETTINGS, topic_lifecycle=LIFECYCLE), now=NOW, **traffic)
-    new = feed.traffic(Settings(**SETTINGS, topic_lifecycle=LIFECYCLE if lifecycle else ""), now=NOW, **traffic)
+    new = feed.traffic(Settings(**SETTINGS, topic_lifecycle=LIFECYCLE if lifecycle else ""), now=NOW,
+                       **traffic)
     return old, new
 
 
@@ -103,12 +105,14 @@ def test_the_traffic_covers_what_the_engine_does_and_what_changed(before):
     for topic in (s.topic_feed, s.topic_notify, s.topic_audit, s.topic_sla, s.agency_topic("dukcapil")):
         assert kinds[topic] > 0, topic
     assert any(e.fired for e in new.requests.values()) and new.journeys
-    assert kinds[LIFECYCLE] == 0 and before_kinds[LIFECYCLE] == before_kinds[s.topic_feed] == kinds[s.topic_feed]
+    assert kinds[LIFECYCLE] == 0
+    assert before_kinds[LIFECYCLE] == before_kinds[s.topic_feed] == kinds[s.topic_feed]
     assert [w.value[5:] for w in old.written if w.topic == LIFECYCLE] == [
         w.value[5:] for w in new.written if w.topic == s.topic_feed]  # the same bytes (but the schema id)
     assert 0 < kinds[s.topic_audit] < before_kinds[s.topic_audit]
-    print(f"\nrecords per accepted event, before -> after: {sum(before_kinds.values()) / kinds[s.topic_feed]:.2f}"
-          f" -> {sum(kinds.values()) / kinds[s.topic_feed]:.2f}; audit entries {before_kinds[s.topic_audit]} -> "
+    accepted = kinds[s.topic_feed]
+    print(f"\nrecords per accepted event, before -> after: {sum(before_kinds.values()) / accepted:.2f}"
+          f" -> {sum(kinds.values()) / accepted:.2f}; audit entries {before_kinds[s.topic_audit]} -> "
           f"{kinds[s.topic_audit]}")
 
 
