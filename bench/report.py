@@ -184,8 +184,8 @@ def markdown(results: dict) -> str:
         pk = cap["per_1000_eps"]
         lines += ["## Capacity model (from the measured CPU per event)", "",
                   f"Per 1,000 events/s: **{pk['worker_cores']} worker cores** and **{pk['broker_cores']} "
-                  f"broker cores** (replication factor 1; a replicated cluster multiplies the broker's share by "
-                  f"about the replication factor). Peak load assumed: {cap['regency_peak_eps']} events/s per "
+                  f"broker cores** (replication factor 1; a replicated cluster multiplies the broker's share "
+                  f"by about the replication factor). Peak load assumed: {cap['regency_peak_eps']} events/s per "
                   f"regency "
                   f"(README, \"Capacity\").", "",
                   "| scope | peak ev/s | worker cores | broker cores | "
