@@ -185,7 +185,7 @@ def markdown(results: dict) -> str:
         lines += ["## Capacity model (from the measured CPU per event)", "",
                   f"Per 1,000 events/s: **{pk['worker_cores']} worker cores** and **{pk['broker_cores']} "
                   f"broker cores** (replication factor 1; a replicated cluster multiplies the broker's share "
-                  f"by about the replication factor). Peak load assumed: {cap['regency_peak_eps']} events/s per "
+                  f"by about the replication factor). Peak load: {cap['regency_peak_eps']} events/s per "
                   f"regency "
                   f"(README, \"Capacity\").", "",
                   "| scope | peak ev/s | worker cores | broker cores | "
