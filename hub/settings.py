@@ -51,9 +51,9 @@ class Settings(BaseSettings):
     topic_feed: str = "mpp.feed.v1"
     topic_dlq: str = "hub.dlq.v1"
     topic_agency_template: str = "agency.{agency}.v1"
-    topic_lifecycle: str = Field("", description="an optional log of accepted events under its own name and "
-                                 "retention: the same bytes as the MPP feed, which is the record (README, 'Which "
-                                 "records an event produces'); empty: not written")
+    topic_lifecycle: str = Field("", description="an optional log of accepted events under its own name "
+                                 "and retention: the same bytes as the MPP feed, which is the record (README, "
+                                 "'Which records an event produces'); empty: not written")
     topic_notify: str = "citizen.notify.v1"
     topic_audit: str = "hub.audit.v1"
     topic_sla: str = "hub.sla.v1"

@@ -60,8 +60,8 @@ def topic_specs(settings: Settings, agencies: Iterable[str] | None = None) -> li
                     {**base, "retention.ms": str(7 * DAY_MS)})
           for topic, who in _intake(settings, agency_codes)),
         TopicSpec(settings.topic_feed, "every accepted, enriched lifecycle event, personal data minimised "
-                  "(pseudonymous citizen_ref): the service mall's feed and the hub's record of each request's story",
-                  p, r, {**base, "retention.ms": str(FEED_RETENTION_DAYS * DAY_MS)}),
+                  "(pseudonymous citizen_ref): the service mall's feed and the hub's record of each request's "
+                  "story", p, r, {**base, "retention.ms": str(FEED_RETENTION_DAYS * DAY_MS)}),
         # The original bytes may hold personal data: readable by the ops-dlq principal alone, and kept only
         # as long as fixing and replaying needs, a Lebaran holiday included (README, "Dead letters").
         TopicSpec(settings.topic_dlq, "dead letters: original bytes, reason in headers", p, r,

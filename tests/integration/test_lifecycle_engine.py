@@ -145,11 +145,12 @@ async def test_journey_sla_breach_dedup_and_dead_letters(make_settings):
     assert [r.headers["dlq_reason"] for r in dlq] == ["conflict", "illegal_transition"]
     assert "COMPLETED (terminal)" in dlq[1].headers["dlq_error"]
     assert dlq[0].headers["dlq_topic"] == settings.desk_intake_topic("banyuwangi")
-    # Audit: every accepted event that delivered personal data logged (issue 15: only those), with the personal
-    # fields each audience got and no payload.
+    # Audit: every accepted event that delivered personal data logged (issue 15: only those), with the
+    # personal fields each audience got and no payload.
     audits = [codec.decode(r.value).record for r in records if r.topic == settings.topic_audit]
     phoned = {n["notice_id"][len(n["request_id"]) + 1:-len("/notice")] for n in notices
-              if n["phone"] and n["notice_id"].startswith(f"{n['request_id']}/") and "/journey/" not in n["notice_id"]}
+              if n["phone"] and n["notice_id"].startswith(f"{n['request_id']}/")
+              and "/journey/" not in n["notice_id"]}
     moved = {e.event_id for e in events if e.citizen} | (phoned & {e.event_id for e in life})
     assert {a["event_ce_id"] for a in audits} >= moved
     assert all(any(d["personal_fields"] for d in a["deliveries"]) for a in audits)
