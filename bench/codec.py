@@ -72,7 +72,7 @@ def router_bench(n: int) -> dict:
     settings = Settings(metrics_port=0)
     codec = Codec(MemoryRegistry(), register=True)
     schema = load_schema(REPO_ROOT / "schemas", RequestLifecycleEvent.SCHEMA)
-    intake = codec.encoder(settings.topic_intake, schema)
+    intake = codec.encoder(settings.desk_intake_topic("banyuwangi"), schema)
     codec.reader(schema)
     events = list(village_requests(n, seed=11))
     records = [(e.request_id.encode(), intake(e.to_avro()),

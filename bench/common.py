@@ -57,7 +57,7 @@ class Arrivals:
     def latencies(self, sent_ns: array) -> dict[str, list[int]]:
         out = {}
         for k, arr in self.arrival.items():
-            out[k] = [a - s for a, s in zip(arr, sent_ns) if a and s]
+            out[k] = [a - s for a, s in zip(arr, sent_ns, strict=False) if a and s]
         return out
 
     def primary_arrivals(self) -> list[int]:
@@ -68,15 +68,15 @@ class Subscriber:
     """A consumer on every partition of the output topics (no group), positioned at their end before a
     phase starts, like an agency's or the service mall's consumer."""
 
-    def __init__(self, bootstrap: str, kind_of_topic: dict[str, str]):
-        self.bootstrap = bootstrap
+    def __init__(self, kafka: dict, kind_of_topic: dict[str, str]):
+        self.kafka = kafka  # client options (hub.wire.clients.kafka_options of the admin's settings)
         self.kind_of_topic = kind_of_topic
         self.consumer = None
 
     async def start(self) -> Subscriber:
         from aiokafka import AIOKafkaConsumer, TopicPartition
 
-        self.consumer = c = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
+        self.consumer = c = AIOKafkaConsumer(**self.kafka, group_id=None,
                                              enable_auto_commit=False, auto_offset_reset="latest",
                                              fetch_max_wait_ms=20, max_partition_fetch_bytes=4 << 20)
         await c.start()

@@ -31,7 +31,9 @@ from bench.common import summary_ms
 from bench.config import Config
 from bench.pipeline import log
 from bench.procmon import ProcMon
+from hub.access.catalogue import DISPATCHER
 from hub.core.models import RequestLifecycleEvent
+from hub.dev.provision import provision
 from hub.dev.runner import WorkerProcess
 from hub.dev.simulator import village_requests
 from hub.dev.stack import LocalStack, free_port
@@ -147,15 +149,17 @@ def delivery_bench(stack: LocalStack, cfg: Config, workdir: Path) -> dict:
     rate, seconds = (100, 3.0) if quick else (150, 10.0)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    settings = Settings(bootstrap_servers=stack.bootstrap, registry_url=stack.registry_url, metrics_port=0,
-                        app_id="bench-delivery", topic_partitions=cfg.partitions,
+    # provisioned by the admin like a deployment; the dispatcher runs as its own principal
+    settings = stack.settings(metrics_port=0, app_id="bench-delivery", topic_partitions=cfg.partitions,
                         topic_agency_template="bench.delivery.agency.{agency}.v1",
                         topic_audit="bench.delivery.audit.v1", worker_data_dir=workdir / "delivery",
                         delivery_store=f"sqlite:///{workdir}/delivery/store.sqlite", delivery_allow_http=True,
                         delivery_allow_private_networks=True)
     receiver = subprocess.Popen([sys.executable, "-m", "bench.delivery", "receiver", str(port)],
                                 stdin=subprocess.DEVNULL)
-    dispatcher = WorkerProcess(settings.to_env(), workdir / "delivery" / "dispatcher.log", name="dispatcher",
+    provision(settings)
+    dispatcher = WorkerProcess(stack.credentials.settings_for(settings, DISPATCHER).to_env(),
+                               workdir / "delivery" / "dispatcher.log", name="dispatcher",
                                command=("deliver", "--loglevel", "warn"))
     out: dict = {"endpoints": ENDPOINTS, "max_in_flight": settings.delivery_max_in_flight, "goal_dps": GOAL}
     try:

@@ -1,9 +1,12 @@
 """The bench's publisher, run as its own process: ``python -m bench.loadgen '<json>'``.
 
-Builds ``n`` simulator events exactly as the village-desk connector does (hub.dev.simulator.village_requests,
-registry-registered Encoder, CloudEvents headers: see hub.connectors.publisher.Publisher._record) before the
-clock starts, then sends them at ``rate`` events/s (0 = as fast as it can) with a producer configured
-like the connector's (idempotent, acks=all, linger 5 ms, 256 KiB batches). Before sending it writes the
+Runs as the village-desk principal whose settings are in its environment (``HUB_*``: SASL_SSL, its own
+password; ``bench.hubs.BenchHub.loadgen_env``). Builds ``n`` simulator events exactly as the village-desk
+connector does (hub.dev.simulator.village_requests, the Encoder of the desk's intake topic looked up in the
+registry, CloudEvents headers: see hub.connectors.publisher.Publisher._record) before the clock starts, then
+sends them to ``topic`` (the desk node's intake topic) at ``rate`` events/s (0 = as fast as it can) with a
+producer configured like the connector's (idempotent, acks=all, linger 5 ms, 256 KiB batches). Before sending
+it writes the
 record keys, in order, to ``keys_file``; when done, the send time of each (wall ns, int64) to
 ``times_file``. Prints ``SENDING`` when it starts and one JSON line at the end.
 """
@@ -23,16 +26,17 @@ async def main(args: dict) -> dict:
 
     from hub.connectors.village_desk import source_of
     from hub.core.models import RequestLifecycleEvent
-    from hub.settings import REPO_ROOT
     from hub.dev.simulator import village_requests
+    from hub.settings import Settings
     from hub.wire import cloudevents as ce
+    from hub.wire.clients import kafka_options, registry
     from hub.wire.codec import Codec, load_schema
-    from hub.wire.registry import SchemaRegistry
 
+    settings = Settings()
     topic, n, rate, phase = args["topic"], int(args["n"]), float(args.get("rate", 0)), int(args["phase"])
     prep0 = time.perf_counter()
-    codec = Codec(SchemaRegistry(args["registry_url"]))
-    encoder = codec.encoder(topic, load_schema(REPO_ROOT / "schemas", RequestLifecycleEvent.SCHEMA))
+    codec = Codec(registry(settings))
+    encoder = codec.encoder(topic, load_schema(settings.schemas_dir, RequestLifecycleEvent.SCHEMA))
     records = []
     for e in village_requests(n, seed=int(args.get("seed", phase))):
         headers = ce.to_headers(ce.CloudEvent(id=e.event_id, source=source_of(e.region_code), type=e.CE_TYPE,
@@ -43,7 +47,7 @@ async def main(args: dict) -> dict:
         f.write(b"\n".join(r[0] for r in records))
     prep_s = time.perf_counter() - prep0
     producer = AIOKafkaProducer(
-        bootstrap_servers=args["bootstrap"].split(","), enable_idempotence=True, acks="all",
+        **kafka_options(settings), enable_idempotence=True, acks="all",
         linger_ms=int(args.get("linger_ms", 5)), max_batch_size=int(args.get("max_batch_size", 256 * 1024)),
         client_id="bench-loadgen")
     await producer.start()

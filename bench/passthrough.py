@@ -1,7 +1,10 @@
 """Raw aiokafka pass-through, the fair comparator for the router: ``python -m bench.passthrough '<json>'``.
 
 Consumes ``in_topic`` in a consumer group and produces each record to every one of ``out_topics``,
-unchanged (key, value, headers): no decoding, no validation. Same guarantees as the hub worker:
+unchanged (key, value, headers): no decoding, no validation. It runs as the principal in its environment
+(``HUB_*``: the hub worker's, on a provisioned bench hub's intake and output topics, in the worker's group),
+over SASL_SSL like every hub client, so the comparison with the hub is like for like. Same guarantees as the
+hub worker:
 at-least-once (the producer is flushed before offsets are committed, about once a second), acks=all,
 and the producer settings of Faust's defaults (linger 0, 16 KiB batches) unless told otherwise.
 Prints ``READY`` once it has partitions; stops on SIGTERM.
@@ -19,11 +22,14 @@ import time
 async def main(args: dict) -> None:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-    bootstrap = args["bootstrap"].split(",")
+    from hub.settings import Settings
+    from hub.wire.clients import kafka_options
+
+    options = kafka_options(Settings())
     out_topics = list(args["out_topics"])
-    consumer = AIOKafkaConsumer(args["in_topic"], bootstrap_servers=bootstrap, group_id=args["group"],
+    consumer = AIOKafkaConsumer(args["in_topic"], **options, group_id=args["group"],
                                 enable_auto_commit=False, auto_offset_reset="earliest")
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
+    producer = AIOKafkaProducer(**options, acks="all",
                                 linger_ms=int(args.get("linger_ms", 0)),
                                 max_batch_size=int(args.get("max_batch_size", 16384)))
     stop = asyncio.Event()

@@ -8,11 +8,18 @@ library                 patch
 ======================  ==========================================================================
 aiokafka 0.14           :func:`tolerate_unreadable_headers`: a record whose header key is not UTF-8
                         no longer kills the consumer (below)
-faust-streaming 0.15    ``hub.streams.offsets.guard``: a group without commits never skips input
+faust-streaming 0.15    :func:`rewind_fresh_partitions`: a group without commits never skips input
                         after recovery's seek (faust/tables/recovery.py + aiokafka seek_to_committed)
-faust-streaming 0.15    ``hub.streams.emit``: records go straight to the app's aiokafka producer;
-                        the flush before each commit re-raises a failed delivery
+faust-streaming 0.15    :func:`raw_producer` + :func:`check_after_flush`: records go straight to the
+                        app's aiokafka producer (``hub.streams.emit``); the flush Faust runs before
+                        every offset commit re-raises a failed delivery
+faust-streaming 0.15    :func:`write_table`: a table key written outside the stream's iteration (a
+                        batch), to the partition given instead of the current event's, its
+                        changelog record handed to the producer directly
 ======================  ==========================================================================
+
+The Faust patches take the app or its producer as an argument and import nothing from Faust at module level,
+so every process may import this module (``hub.wire.clients`` does) without loading Faust.
 
 **Unreadable header keys** (aiokafka 0.14). A Kafka header key is a protocol STRING, but brokers do not
 check that it is UTF-8. aiokafka decodes every key while iterating a record batch
@@ -33,7 +40,8 @@ from __future__ import annotations
 
 import logging
 import struct
-from collections.abc import Iterator
+import weakref
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from importlib.metadata import version as _version
 from typing import Any
 
@@ -173,3 +181,133 @@ def tolerate_unreadable_headers() -> None:
     """Install :class:`TolerantMemoryRecords` in aiokafka's fetcher (idempotent)."""
     check_versions()
     setattr(fetcher, "MemoryRecords", TolerantMemoryRecords)  # noqa: B010 (a module global, patched)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# faust-streaming 0.15: never skip input of a consumer group that has not committed yet
+# ----------------------------------------------------------------------------------------------------------
+def rewind_fresh_partitions(app: Any) -> Any:
+    """Make recovery's seek rewind a partition without a committed offset to its start (call before the worker
+    starts; returns ``app``).
+
+    Faust "seeks stream partitions to committed offsets" at the end of every recovery
+    (``faust/tables/recovery.py`` ``on_recovery_completed`` / ``_resume_streams``, via
+    ``Consumer.perform_seek``), and only *then* resumes flow control, which clears every stream queue
+    (``mode.utils.queues.FlowControlEvent.resume``). Records the fetcher delivered in between -- it is
+    already running, and the stream partitions were resumed just before the seek -- are thrown away on
+    the assumption that the seek rewound the position to re-read them. But aiokafka's
+    ``seek_to_committed`` leaves the position alone when a partition has no committed offset (or 0): the
+    records are consumed and dropped, the position stays after them, and the worker silently skips them.
+    That is exactly the state after a worker is killed before its group's first offset commit.
+
+    The patched seek rewinds such a partition to its start (auto_offset_reset=earliest: the position the
+    group would have started from), and stops the consumer flow before the seek, so nothing is fetched
+    between the seek and the queue clearing (faust resumes the flow right after; that window exists for
+    committed partitions too). Records the agent already handled before the seek are handled again, which
+    is harmless (the engine deduplicates by event id); none are lost.
+    """
+    check_versions()
+    new_consumer = app._new_consumer
+
+    def _new_consumer() -> Any:
+        consumer = new_consumer()
+        _rewind_on_seek(app, consumer)
+        return consumer
+
+    app._new_consumer = _new_consumer
+    return app
+
+
+def _rewind_on_seek(app: Any, consumer: Any) -> None:
+    seek_to_committed = consumer.seek_to_committed
+
+    async def seek_to_committed_or_beginning() -> Mapping[Any, int | None]:
+        # Nothing may be fetched and queued between the seek and faust clearing the queues: a fetch there
+        # moves the position past records that are then dropped. Every caller of perform_seek resumes the
+        # flow right after it (recovery) or has already stopped it (Consumer.getmany).
+        if consumer.flow_active:
+            consumer.stop_flow()
+        committed = await seek_to_committed()
+        changelogs = app.tables.changelog_topics  # standby/active changelogs: positioned by recovery itself
+        fresh = sorted((tp for tp, offset in committed.items() if not offset and tp.topic not in changelogs),
+                       key=lambda tp: (tp.topic, tp.partition))
+        if fresh:
+            # Offset 0; if retention removed it, aiokafka resets to the earliest offset (auto_offset_reset).
+            await consumer.seek_wait({tp: 0 for tp in fresh})
+            log.info("no committed offset: %s read from the beginning",
+                     ", ".join(f"{tp.topic}[{tp.partition}]" for tp in fresh))
+        return committed
+
+    consumer.seek_to_committed = seek_to_committed_or_beginning
+
+
+# ----------------------------------------------------------------------------------------------------------
+# faust-streaming 0.15: the app's aiokafka producer, and a check after the flush that precedes every commit
+# ----------------------------------------------------------------------------------------------------------
+def raw_producer(faust_producer: Any) -> Any:
+    """The started ``AIOKafkaProducer`` inside Faust's producer (``app.producer``): faust 0.15's
+    ``faust/transport/drivers/aiokafka.py`` ``Producer._ensure_producer``."""
+    return faust_producer._ensure_producer()
+
+
+def check_after_flush(faust_producer: Any, check: Callable[[], None]) -> None:
+    """Run ``check()`` after every flush of Faust's producer. Faust flushes it before every offset commit
+    (faust 0.15 ``Consumer._commit_offsets`` -> ``Consumer.maybe_wait_for_commit_to_finish`` /
+    ``app.producer.flush``), so a ``check`` that raises stops that commit."""
+    flush: Callable[[], Awaitable[None]] = faust_producer.flush
+
+    async def flush_then_check() -> None:
+        await flush()
+        check()
+
+    faust_producer.flush = flush_then_check
+
+
+# ----------------------------------------------------------------------------------------------------------
+# faust-streaming 0.15: write a table key to a given partition, outside the stream's iteration
+# ----------------------------------------------------------------------------------------------------------
+class _PartitionEvent:
+    """Stands in for the current event where Faust's stores read only its partition."""
+
+    __slots__ = ("message", "__weakref__")
+
+    class _Message:
+        __slots__ = ("partition",)
+
+        def __init__(self, partition: int):
+            self.partition = partition
+
+    def __init__(self, partition: int):
+        self.message = self._Message(partition)
+
+
+def write_table(table: Any, key: Any, value: Any, partition: int) -> tuple[str, bytes, Callable[[Any], None]]:
+    """``table[key] = value`` for a key of ``partition``, from a batch (no current event); returns the
+    changelog record to send (topic, key bytes) and what to call with its metadata once the brokers have it.
+
+    ``Table.__setitem__`` (faust 0.15 ``faust/tables/table.py`` ``on_key_set`` ->
+    ``Collection.partition_for_key``) takes the changelog partition from the *current event*
+    (``faust.streams.current_event``), and so does the RocksDB store for its partition database
+    (``faust/stores/rocksdb.py`` ``Store._set``). A batch writes its keys after its events, outside the
+    stream's iteration, so the partition is given: the store write runs with a stand-in current event of that
+    partition. The changelog record is what ``Collection.send_changelog`` would send (the key through the
+    table's key serializer, the value as it is: bytes), but handed to the app's aiokafka producer by the
+    caller rather than through Faust's ``send_soon`` machinery; once the brokers have it, the returned
+    callback does what ``Collection._on_changelog_sent`` does at-least-once (``Store.set_persisted_offset``).
+    Tables of the hub have no TTL (``_maybe_set_key_ttl``) and no sensors to feed.
+    """
+    from faust import streams
+    from faust.serializers import codecs
+
+    stand_in = _PartitionEvent(partition)
+    token = streams._current_event.set(weakref.ref(stand_in))  # type: ignore[arg-type]
+    try:
+        table.data[key] = value
+    finally:
+        streams._current_event.reset(token)
+    store = table.data
+
+    def persisted(metadata: Any) -> None:
+        store.set_persisted_offset(metadata.topic_partition, metadata.offset)
+
+    return table.changelog_topic.get_topic_name(), codecs.dumps(table.key_serializer, key), persisted

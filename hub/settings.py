@@ -53,7 +53,9 @@ class Settings(BaseSettings):
     topic_feed: str = "mpp.feed.v1"
     topic_dlq: str = "hub.dlq.v1"
     topic_agency_template: str = "agency.{agency}.v1"
-    topic_lifecycle: str = "hub.lifecycle.v1"
+    topic_lifecycle: str = Field("", description="an optional log of accepted events under its own name "
+                                 "and retention: the same bytes as the MPP feed, which is the record (README, "
+                                 "'Which records an event produces'); empty: not written")
     topic_notify: str = "citizen.notify.v1"
     topic_audit: str = "hub.audit.v1"
     topic_sla: str = "hub.sla.v1"
@@ -134,6 +136,13 @@ class Settings(BaseSettings):
         10, ge=1, description="citizen page look-ups per client address and per request id")
     mall_lead_window_days: int = Field(
         30, ge=1, description="lead time figures cover requests finished this many days back")
+
+    # --- Worker hot path (issue 15): batches end to end; which records an event produces ---
+    worker_batch_max: int = Field(500, ge=1, description="most input records the worker takes in one batch "
+                                  "(decided, sent and written to its tables together)")
+    worker_batch_wait_ms: float = Field(5.0, gt=0, description="longest a batch waits to fill: at low load a "
+                                        "batch of one leaves after this")
+    # --- end of the worker hot path's settings ---
 
     @field_validator("mall_database", "mall_tokens_file", mode="before")
     @classmethod

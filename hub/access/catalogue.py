@@ -114,7 +114,8 @@ def _topics(operation: Operation, names: Iterable[str]) -> list[Grant]:
 def worker_grants(settings: Settings) -> tuple[Grant, ...]:
     s = settings
     internal = [s.topic_timer, s.topic_journey, *(s.changelog_topic(t) for t in TABLES)]
-    outputs = [s.topic_feed, s.topic_lifecycle, s.topic_notify, s.topic_audit, s.topic_sla, s.topic_dlq,
+    lifecycle = [s.topic_lifecycle] if s.topic_lifecycle else []  # optional (README)
+    outputs = [s.topic_feed, *lifecycle, s.topic_notify, s.topic_audit, s.topic_sla, s.topic_dlq,
                *(s.agency_topic(a) for a in services.agencies())]
     return tuple(sorted({*_topics("READ", [*intake_topics(s), *internal]),
                          *_topics("WRITE", [*outputs, *internal]),

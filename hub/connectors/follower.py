@@ -10,6 +10,7 @@ from typing import Any
 
 from aiokafka import ConsumerRecord
 
+from hub.backoff import RECONNECT_MAX, RECONNECT_START, Backoff
 from hub.core.models import RequestLifecycleEvent
 from hub.settings import Settings
 from hub.wire import cloudevents as ce
@@ -50,7 +51,7 @@ class Follower:
     async def run(self, stopping: asyncio.Event) -> None:
         from aiokafka import AIOKafkaConsumer
 
-        backoff = 0.2
+        backoff = Backoff(RECONNECT_START, RECONNECT_MAX)
         while not stopping.is_set():
             consumer = AIOKafkaConsumer(self.topic, **kafka_options(self.settings), group_id=self.group_id,
                                         enable_auto_commit=False, auto_offset_reset="earliest")
@@ -66,13 +67,12 @@ class Follower:
                         self.count += len(items)
                     if batch:
                         await consumer.commit()
-                    backoff = 0.2
+                    backoff.reset()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("%s: consumer failed (%r); retrying in %.1fs", self.group_id, exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                log.warning("%s: consumer failed (%r); retrying in %.1fs", self.group_id, exc, backoff.delay)
+                await backoff.wait(stopping)
             finally:
                 with contextlib.suppress(Exception):
                     await consumer.stop()

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hub import metrics
+from hub.backoff import RECONNECT_START, Backoff
 from hub.connectors.publisher import Publisher
 from hub.core.models import RequestLifecycleEvent
 from hub.wire import cloudevents as ce
@@ -279,7 +280,7 @@ class Forwarder:
         ``stopping`` that chunk gets ``grace_s`` seconds, then the producer is aborted (the chunk stays
         in the outbox and is resent by the next run: same event ids).
         """
-        backoff = 0.2
+        backoff = Backoff(RECONNECT_START, self.max_backoff_s)
         try:
             while stopping is None or not stopping.is_set():
                 depth = self._gauges()
@@ -305,14 +306,14 @@ class Forwarder:
                     _, failed = await drain
                 except Exception as exc:  # broker or registry unreachable at start
                     failed = 1
-                    log.warning("%s: cannot publish yet (%r); retrying in %.1fs", self.connector, exc, backoff)
+                    log.warning("%s: cannot publish yet (%r); retrying in %.1fs", self.connector, exc,
+                                backoff.delay)
                 if failed:
                     self.failures += 1
                     await self._reset()
-                    await self._sleep(backoff, stopping)
-                    backoff = min(backoff * 2, self.max_backoff_s)
+                    await self._sleep(backoff.next(), stopping)  # a new enqueue wakes it early too
                 else:
-                    backoff = 0.2
+                    backoff.reset()
         finally:
             self._gauges()
             await self._reset()

@@ -23,6 +23,7 @@ import logging
 import asyncpg
 from pydantic import ValidationError as PydanticError
 
+from hub.backoff import RECONNECT_MAX, RECONNECT_START, Backoff
 from hub.connectors.agency import AgencyConnector, NativeUpdate, occurred, translate
 from hub.connectors.village_desk import errors_of
 from hub.core.errors import ValidationError, ValidationErrors
@@ -140,20 +141,19 @@ class SqlOutboxPoller:
         return len(good), len(bad)
 
     async def run(self, stopping: asyncio.Event) -> None:
-        backoff = 0.2
+        backoff = Backoff(RECONNECT_START, RECONNECT_MAX)
         while not stopping.is_set():
             try:
                 if self.pool is None:
                     await self.start()
                 published, refused = await self.poll_once()
-                backoff = 0.2
+                backoff.reset()
                 if published + refused >= self.batch:
                     continue
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("%s: agency database unreachable (%r)", self.connector.profile.agency, exc)
                 await self.close()
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                await backoff.wait(stopping)
                 continue
             try:
                 await asyncio.wait_for(stopping.wait(), timeout=self.poll_s)

@@ -11,12 +11,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import datetime
+from typing import Any
 
 from hub.core import regions
 from hub.core.catalogue import Service
-from hub.core.models import Enrichment, RequestLifecycleEvent
+from hub.core.models import Enrichment, RequestLifecycleEvent, utc_millis
 
-__all__ = ["citizen_check", "citizen_ref", "enrich", "enrichment_for"]
+__all__ = ["citizen_check", "citizen_ref", "enrich", "enrichment_for", "enrichment_record"]
 
 
 def citizen_ref(nik: str | None, key: bytes | None) -> str | None:
@@ -37,25 +38,34 @@ def citizen_check(request_id: str, nik: str | None, key: bytes | None) -> str | 
     return hmac.new(key, f"{request_id}:{nik[-4:]}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
+def enrichment_record(region_code: str, service: Service, *, due_at: datetime | None = None,
+                      warn_at: datetime | None = None, ref: str | None = None,
+                      check: str | None = None) -> dict[str, Any]:
+    """The enrichment block (the Avro record as a dict) of an admitted event in ``region_code`` (its region
+    and service are known to be valid); times in UTC, to the millisecond, like the model's."""
+    village = regions.region(region_code)
+    assert village.kecamatan_code is not None and village.kecamatan_name is not None
+    return {
+        "village_name": village.name,
+        "kecamatan_code": village.kecamatan_code,
+        "kecamatan_name": village.kecamatan_name,
+        "service_name": service.name_id,
+        "agency_name": service.agency_name,
+        "sla_working_days": service.sla_working_days,
+        "fee_idr": service.fee_idr,
+        "due_at": utc_millis(due_at) if due_at is not None else None,
+        "warn_at": utc_millis(warn_at) if warn_at is not None else None,
+        "citizen_ref": ref,
+        "citizen_check": check,
+    }
+
+
 def enrichment_for(event: RequestLifecycleEvent, service: Service, *, due_at: datetime | None = None,
                    warn_at: datetime | None = None, ref: str | None = None,
                    check: str | None = None) -> Enrichment:
-    """The enrichment block of an admitted event (its region and service are known to be valid)."""
-    village = regions.region(event.region_code)
-    assert village.kecamatan_code is not None and village.kecamatan_name is not None
-    return Enrichment(
-        village_name=village.name,
-        kecamatan_code=village.kecamatan_code,
-        kecamatan_name=village.kecamatan_name,
-        service_name=service.name_id,
-        agency_name=service.agency_name,
-        sla_working_days=service.sla_working_days,
-        fee_idr=service.fee_idr,
-        due_at=due_at,
-        warn_at=warn_at,
-        citizen_ref=ref,
-        citizen_check=check,
-    )
+    """The enrichment block of an admitted event (:func:`enrichment_record` as a model)."""
+    return Enrichment(**enrichment_record(event.region_code, service, due_at=due_at, warn_at=warn_at, ref=ref,
+                                          check=check))
 
 
 def enrich(event: RequestLifecycleEvent, service: Service, *, due_at: datetime | None = None,

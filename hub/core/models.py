@@ -16,6 +16,8 @@ from hub.core.lifecycle import Status
 
 def utc_millis(value: datetime) -> datetime:
     """An Avro timestamp-millis value: time-zone aware, in UTC, truncated to the millisecond."""
+    if value.tzinfo is UTC and not value.microsecond % 1000:  # already one (every decoded Avro time)
+        return value
     if value.tzinfo is None:
         raise ValueError("must carry a time zone")
     try:

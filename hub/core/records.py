@@ -7,18 +7,22 @@
   phone number is its only personal field.
 * :class:`DeliveryReceipt`: the outcome of delivering one event to one subscriber (webhook delivery).
 
-Frozen plain data, like :mod:`hub.core.models`; ``to_avro`` / ``from_avro`` for the wire layer.
+Frozen plain data, like :mod:`hub.core.models`; ``to_avro`` / ``from_avro`` for the wire layer. The worker's
+hot path builds the same Avro records as plain dicts (:func:`notice_record`, :func:`audit_record`,
+:func:`audit_delivery`; ``hub.streams.timing.sla_record``): each equals its model's ``to_avro()``, which a
+test keeps so.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.core.lifecycle import Status
-from hub.core.models import UtcMillis
+from hub.core.models import UtcMillis, utc_millis
 
 NAMESPACE = "id.go.banyuwangikab.hub"
 
@@ -96,7 +100,8 @@ class AuditEntry(_Record):
     event_ce_id: str
     event_type: str
     service_code: str
-    citizen_ref: str | None = None  # keyed HMAC of the applicant's NIK (never the NIK): "who received my data"
+    # keyed HMAC of the applicant's NIK (never the NIK): "who received my data"
+    citizen_ref: str | None = None
     recorded_at: UtcMillis
     deliveries: list[AuditDelivery]
 
@@ -119,6 +124,36 @@ class CitizenNotice(_Record):
         record = super().to_avro()
         record["status"] = str(record["status"])
         return record
+
+
+def notice_record(*, notice_id: str, request_id: str, parent_request_id: str | None, status: Status,
+                  service_code: str, phone: str | None, message: str, created_at: datetime) -> dict[str, Any]:
+    """A :class:`CitizenNotice` as its Avro record (plain data)."""
+    return {"notice_id": notice_id, "request_id": request_id, "parent_request_id": parent_request_id,
+            "status": status.value, "service_code": service_code, "phone": phone, "language": "id",
+            "message": message, "created_at": utc_millis(created_at)}
+
+
+def audit_delivery(audience: str, topic: str, personal_fields: list[str], purpose: str,
+                   channel: str = "kafka") -> dict[str, Any]:
+    """An :class:`AuditDelivery` as its Avro record (plain data)."""
+    return {"audience": audience, "topic": topic, "personal_fields": personal_fields, "purpose": purpose,
+            "channel": channel}
+
+
+def moves_personal_data(deliveries: list[dict[str, Any]]) -> bool:
+    """Did any of these deliveries carry personal fields? Only then is an audit entry written: UU 27/2022 asks
+    for a record of every delivery of personal data, and an entry listing none records nothing."""
+    return any(d["personal_fields"] for d in deliveries)
+
+
+def audit_record(*, audit_id: str, request_id: str, event_ce_source: str, event_ce_id: str, event_type: str,
+                 service_code: str, citizen_ref: str | None, recorded_at: datetime,
+                 deliveries: list[dict[str, Any]]) -> dict[str, Any]:
+    """An :class:`AuditEntry` as its Avro record (plain data)."""
+    return {"audit_id": audit_id, "request_id": request_id, "event_ce_source": event_ce_source,
+            "event_ce_id": event_ce_id, "event_type": event_type, "service_code": service_code,
+            "citizen_ref": citizen_ref, "recorded_at": utc_millis(recorded_at), "deliveries": deliveries}
 
 
 class DeliveryOutcome(StrEnum):

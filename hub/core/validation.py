@@ -182,15 +182,14 @@ def normalise_phone(value: object, field: str = "phone") -> str:
     if not national or national.startswith("0"):  # 00...: an international call prefix, not a number
         raise ValidationError(field, "must be an Indonesian mobile number or landline: "
                                      "08..., 628... or +628...")
-    try:
-        number = phonenumbers.parse(f"+62{national}")
-    except phonenumbers.NumberParseException:  # too short or too long to be any number
-        number = None
-    if (number is None or not phonenumbers.is_valid_number(number)
-            or phonenumbers.number_type(number) not in _PHONE_TYPES):
+    # The number's type from the metadata (its own checks of prefix and length): a type other than UNKNOWN
+    # is a valid number (phonenumbers' is_valid_number is exactly that test), so one look-up decides. Built
+    # directly rather than parsed from "+62...": the digits are known to be a national number already.
+    number = phonenumbers.PhoneNumber(country_code=62, national_number=int(national))
+    if phonenumbers.number_type(number) not in _PHONE_TYPES:
         raise ValidationError(field, "is not an Indonesian mobile number or landline "
                                      f"({len(national)} digits after the 0 or +62)")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return f"+62{national}"  # E.164: the national number has no leading zero
 
 
 def validate_birth_date(value: date, field: str = "birth_date", *, nik: NikInfo | None = None,

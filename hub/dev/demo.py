@@ -123,10 +123,11 @@ def _report(settings: Settings, requests: set[str], counts: Counter, records: li
         say(f"{topic:28} {len(by_topic[topic]):>7}  {', '.join(sorted(fields)) or '-'}")
 
     final: dict[str, RequestLifecycleEvent] = {}
-    for r in sorted(by_topic[settings.topic_lifecycle], key=lambda r: (r.partition, r.offset)):
+    log_topic = settings.topic_lifecycle or settings.topic_feed  # the feed is the record (README)
+    for r in sorted(by_topic[log_topic], key=lambda r: (r.partition, r.offset)):
         event = RequestLifecycleEvent.from_avro(codec.decode(r.value).record)
         final[event.request_id] = event
-    say(f"\nlifecycle ({settings.topic_lifecycle}): where the {len(final)} requests stand now")
+    say(f"\nlifecycle ({log_topic}): where the {len(final)} requests stand now")
     for status, n in Counter(e.status.value for e in final.values()).most_common():
         say(f"  {status:17} {n:>5}")
     sample = next((e for e in final.values() if e.enrichment and e.enrichment.due_at), None)

@@ -13,6 +13,7 @@ import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from hub.core import catalogue
 from hub.core.lifecycle import Status
@@ -22,7 +23,8 @@ from hub.dev.sources import route, source_of
 from hub.errors import RecordError
 from hub.settings import Settings
 from hub.streams import journey, timing
-from hub.streams.engine import Engine, Result
+from hub.streams.engine import RequestEngine, Result
+from hub.streams.entry import JourneyEntry, RequestEntry
 from hub.streams.router import Outgoing
 from hub.wire import cloudevents as ce
 from hub.wire.codec import Codec, load_schema
@@ -68,11 +70,11 @@ class OfflineHub:
     def __init__(self, settings: Settings, codec: Codec | None = None):
         self.settings = settings
         self.codec = codec or Codec(MemoryRegistry(), register=True)
-        self.engine = Engine(settings, self.codec, catalogue.agencies())
+        self.engine = RequestEngine(settings, self.codec, catalogue.agencies())
         self.intake = self.codec.encoder(settings.desk_intake_topic(next(iter(settings.desk_node_prefixes))),
                                          load_schema(settings.schemas_dir, RequestLifecycleEvent.SCHEMA))
-        self.requests: dict[str, dict] = {}
-        self.journeys: dict[str, dict] = {}
+        self.requests: dict[str, RequestEntry] = {}
+        self.journeys: dict[str, JourneyEntry] = {}
         self.timers: dict[tuple[str, str], datetime] = {}
         self.written: list[Written] = []
         self.submitted: list[RequestLifecycleEvent] = []  # the intake events (NIKs included: for tests only)
@@ -92,7 +94,7 @@ class OfflineHub:
             self._next[(out.topic, p)] = offset + 1
             self.written.append(Written(out.topic, p, offset, out.key, out.value, out.headers))
 
-    def _take(self, result: Result, table: dict[str, dict], key: str) -> None:
+    def _take(self, result: Result, table: dict[str, Any], key: str) -> None:
         if result.entry is not None:
             table[key] = result.entry
         for rid, kind in result.disarm:
@@ -104,7 +106,7 @@ class OfflineHub:
     def _step(self, out: Outgoing) -> None:
         parent = out.key.decode() if out.key else ""
         try:
-            result = journey.on_step(self.engine, self.journeys.get(parent), out.key, out.value,
+            result = journey.on_step(self.engine.out, self.journeys.get(parent), out.key, out.value,
                                      out.headers, 0)
         except RecordError:
             return
@@ -120,7 +122,7 @@ class OfflineHub:
             del self.timers[(rid, kind)]
             stage, sla_kind = timing.parse_timer_kind(kind)
             if stage.value == "JOURNEY":
-                self._take(journey.on_tick(self.engine, self.journeys.get(rid), sla_kind, at),
+                self._take(journey.on_tick(self.engine.out, self.journeys.get(rid), sla_kind, at),
                            self.journeys, rid)
             else:
                 self._take(self.engine.on_tick(self.requests.get(rid), sla_kind, at), self.requests, rid)

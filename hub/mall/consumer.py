@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import ValidationError as PydanticError
 
 from hub import metrics
+from hub.backoff import RECONNECT_MAX, RECONNECT_START, Backoff
 from hub.core.models import RequestLifecycleEvent
 from hub.core.records import AuditEntry, SlaEvent
 from hub.errors import RecordError, WrongRecord
@@ -37,7 +38,6 @@ from hub.wire.codec import Codec, load_schema
 log = logging.getLogger(__name__)
 
 POLL_MS = 300
-BACKOFF_START, BACKOFF_MAX = 0.2, 5.0
 LAG_EVERY = 2.0  # seconds between lag updates
 
 
@@ -164,7 +164,7 @@ class ViewFollower:
     async def run(self, stopping: asyncio.Event) -> None:
         from aiokafka import AIOKafkaConsumer
 
-        backoff = BACKOFF_START
+        backoff = Backoff(RECONNECT_START, RECONNECT_MAX)
         while not stopping.is_set():
             consumer = AIOKafkaConsumer(**kafka_options(self.settings), group_id=None,
                                         enable_auto_commit=False,
@@ -185,15 +185,13 @@ class ViewFollower:
                     if not messages or time.monotonic() - last_lag > LAG_EVERY:
                         await self._lag(consumer, tps)
                         last_lag = time.monotonic()
-                    backoff = BACKOFF_START
+                    backoff.reset()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("mall view: follower stopped (%r); from the stored offsets again in %.1fs",
-                            exc, backoff)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stopping.wait(), backoff)
-                backoff = min(backoff * 2, BACKOFF_MAX)
+                            exc, backoff.delay)
+                await backoff.wait(stopping)
             finally:
                 with contextlib.suppress(Exception):
                     await consumer.stop()

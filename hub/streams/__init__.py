@@ -1,1 +1,3 @@
-"""Faust agents: a thin shell that decodes with the wire layer, calls the core, and sends."""
+"""The hub worker: ``Worker`` (``worker.py``) moves batches of records in and out of Kafka around the
+request engine (``engine.py``, ``journey.py``) and the output factory (``outputs.py``); ``app.py`` wires it to
+Faust."""

@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import faust
 from aiokafka.errors import KafkaError
 
-from hub import metrics
+from hub import compat, metrics
 from hub.streams.router import Outgoing
 
 log = logging.getLogger("hub.worker")
@@ -66,30 +66,23 @@ class Emitter:
         self._counted: dict[tuple[str, str], Any] = {}  # (topic, audience) -> its EVENTS_OUT child
 
     def _aiokafka(self) -> Any:
-        if self._producer is None:
-            producer = self.app.producer
-            self._guard_flush(producer)
-            self._producer = producer._ensure_producer()  # faust 0.15: the started AIOKafkaProducer
+        if self._producer is None:  # Faust's producer, patched (hub.compat): the flush before a commit checks
+            compat.check_after_flush(self.app.producer, self.raise_if_failed)
+            self._producer = compat.raw_producer(self.app.producer)
         return self._producer
-
-    def _guard_flush(self, producer: Any) -> None:
-        flush = producer.flush
-
-        async def flush_then_check() -> None:
-            await flush()
-            self.raise_if_failed()
-
-        producer.flush = flush_then_check
 
     def raise_if_failed(self) -> None:
         if self.failed is not None:
             raise DeliveryFailed(f"a record was not delivered, no offset may be committed: {self.failed!r}")
 
-    def _on_done(self, topic: str, future: asyncio.Future) -> None:
+    def _on_done(self, topic: str, future: asyncio.Future,
+                 on_sent: Callable[[Any], None] | None = None) -> None:
         if future.cancelled():
             exc: BaseException | None = asyncio.CancelledError(f"send to {topic} cancelled")
         else:
             exc = future.exception()
+        if exc is None and on_sent is not None:
+            on_sent(future.result())
         if exc is None or self.failed is not None:
             return
         self.failed = exc
@@ -97,31 +90,37 @@ class Emitter:
                   "restarts from the last committed offset", topic, exc)
         asyncio.ensure_future(self.app.crash(DeliveryFailed(f"delivery to {topic} failed: {exc!r}")))
 
-    async def send(self, out: Outgoing) -> None:
+    async def send(self, out: Outgoing, on_sent: Callable[[Any], None] | None = None) -> None:
+        """Hand one record to the producer; ``on_sent(metadata)`` once the brokers have it."""
         self.raise_if_failed()
         try:
-            future = await self._aiokafka().send(out.topic, out.value, key=out.key, headers=out.headers)
+            future = await self._aiokafka().send(out.topic, out.value, key=out.key, headers=out.headers,
+                                                 partition=out.partition)
         except KafkaError as exc:
             if not getattr(exc, "retriable", False):
                 raise OutputRefused(out.topic, exc) from exc
             raise
-        future.add_done_callback(lambda f, topic=out.topic: self._on_done(topic, f))
+        future.add_done_callback(lambda f, topic=out.topic: self._on_done(topic, f, on_sent))
+        if on_sent is not None:  # a table's changelog: not an output of the hub
+            return
         counter = self._counted.get((out.topic, out.audience))
         if counter is None:
-            counter = self._counted[(out.topic, out.audience)] = metrics.EVENTS_OUT.labels(out.topic, out.audience)
+            counter = metrics.EVENTS_OUT.labels(out.topic, out.audience)
+            self._counted[(out.topic, out.audience)] = counter
         counter.inc()
 
-    async def send_all(self, outs: Iterable[Outgoing]) -> None:
+    async def send_all(self, outs: Iterable[Outgoing], on_sent: Callable[[Any], None] | None = None) -> None:
         for out in outs:
-            await self.send(out)
+            await self.send(out, on_sent)
 
-    async def send_patiently(self, outs: Sequence[Outgoing], where: str) -> None:
+    async def send_patiently(self, outs: Sequence[Outgoing], where: str,
+                             on_sent: Callable[[Any], None] | None = None) -> None:
         """``send_all``, retried with back-off while the broker cannot take the records (``where``: the
         input record they come from, for the log)."""
         backoff = 0.5
         while True:
             try:
-                await self.send_all(outs)
+                await self.send_all(outs, on_sent)
                 if self.stuck:
                     self.stuck = False
                     if self.on_stuck:

@@ -45,10 +45,10 @@ from typing import Any
 
 import faust.stores
 from faust.stores import memory, rocksdb
+from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 from faust.types import TP
 from yarl import URL
 
-from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 from hub.wire.tail import read_to_end
 
 SCHEME = "hub-rocksdb"

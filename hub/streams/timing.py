@@ -16,10 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Literal
+from typing import Any, Literal
 
 from hub.core import sla
 from hub.core.lifecycle import TERMINAL, RequestState, Status
+from hub.core.models import utc_millis
 from hub.core.records import SlaEvent, SlaKind, SlaStage
 
 KINDS = (SlaKind.WARNING, SlaKind.BREACH)
@@ -33,6 +34,14 @@ _MS = timedelta(milliseconds=1)
 @cache  # one string object per kind: the timer index holds it for every open request
 def timer_kind(stage: SlaStage, kind: SlaKind) -> str:
     return f"{stage.value}:{kind.value}"
+
+
+_KINDS = {timer_kind(stage, kind): timer_kind(stage, kind) for stage in SlaStage for kind in SlaKind}
+
+
+def intern_kind(value: str) -> str:
+    """The one shared string object of a timer kind (the index holds one per open request and kind)."""
+    return _KINDS.get(value, value)
 
 
 def parse_timer_kind(value: str) -> tuple[SlaStage, SlaKind]:
@@ -123,14 +132,21 @@ class Subject:
     extra: dict[str, str] = field(default_factory=dict)
 
 
+def sla_record(subject: Subject, clock: sla.SlaClock, kind: SlaKind, detected_at: datetime,
+               detected_by: str) -> dict[str, Any]:
+    """The SLA event as its Avro record (plain data: the hot path); :func:`sla_event` is its model."""
+    return {
+        "event_id": f"{subject.request_id}/{subject.stage.value}/{kind.value}",
+        "request_id": subject.request_id, "parent_request_id": subject.parent_request_id,
+        "stage": subject.stage.value, "kind": kind.value, "code": subject.code, "agency": subject.agency,
+        "region_code": subject.region_code, "status": subject.status.value,
+        "started_at": utc_millis(sla.clock_start(clock)), "due_at": utc_millis(sla.due_at(clock)),
+        "warn_at": utc_millis(sla.warn_at(clock)),
+        "sla_working_days": clock.sla_working_days, "paused_working_days": clock.paused_working_days,
+        "detected_at": utc_millis(detected_at), "detected_by": detected_by,
+    }
+
+
 def sla_event(subject: Subject, clock: sla.SlaClock, kind: SlaKind, detected_at: datetime,
               detected_by: str) -> SlaEvent:
-    return SlaEvent(
-        event_id=f"{subject.request_id}/{subject.stage.value}/{kind.value}",
-        request_id=subject.request_id, parent_request_id=subject.parent_request_id,
-        stage=subject.stage, kind=kind, code=subject.code, agency=subject.agency,
-        region_code=subject.region_code, status=subject.status,
-        started_at=sla.clock_start(clock), due_at=sla.due_at(clock), warn_at=sla.warn_at(clock),
-        sla_working_days=clock.sla_working_days, paused_working_days=clock.paused_working_days,
-        detected_at=detected_at, detected_by=detected_by,
-    )
+    return SlaEvent(**sla_record(subject, clock, kind, detected_at, detected_by))

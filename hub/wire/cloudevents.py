@@ -78,6 +78,9 @@ MAX_LENGTH = {"ce_id": 128, "ce_source": 256, "ce_type": 128, "ce_specversion": 
               "ce_time": 40, "traceparent": 64}
 
 
+_REQUIRED = ("ce_id", "ce_source", "ce_type", "ce_specversion")
+
+
 def header_map(headers: Sequence[tuple[str, bytes | None]] | None) -> dict[str, str]:
     """Header values as text (a header without a value is absent, never the text "None")."""
     out: dict[str, str] = {}
@@ -90,12 +93,13 @@ def header_map(headers: Sequence[tuple[str, bytes | None]] | None) -> dict[str, 
 
 def from_headers(headers: Sequence[tuple[str, bytes | None]] | None) -> CloudEvent:
     """Parse ce_* headers; raises MissingHeader naming the first required attribute that is absent, and
-    BadHeader naming one that is unusable (too long, not UTF-8, not a time)."""
+    BadHeader naming one that is unusable (too long, not UTF-8, not a time). One pass over the headers: only
+    the attributes are decoded (the hot path reads every intake record's)."""
     raw = {name: value for name, value in headers or () if value is not None}
-    h = header_map(headers)
-    for name in ("ce_id", "ce_source", "ce_type", "ce_specversion"):
-        if not h.get(name):
+    for name in _REQUIRED:
+        if not raw.get(name):
             raise MissingHeader(f"header {name} is missing")
+    h: dict[str, str] = {}
     for name, limit in MAX_LENGTH.items():
         value = raw.get(name)
         if value is None:
@@ -104,9 +108,11 @@ def from_headers(headers: Sequence[tuple[str, bytes | None]] | None) -> CloudEve
             raise BadHeader(f"header {name}: {len(value)} bytes, at most {limit}")
         if isinstance(value, (bytes, bytearray)):
             try:
-                value.decode("utf-8")
+                h[name] = value.decode("utf-8")
             except UnicodeDecodeError:
                 raise BadHeader(f"header {name} is not UTF-8") from None
+        else:
+            h[name] = str(value)
     if h["ce_specversion"] != SPECVERSION:
         raise BadHeader(f"header ce_specversion is {errors.echo(h['ce_specversion'])}, expected {SPECVERSION}")
     time = h.get("ce_time")

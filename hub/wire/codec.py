@@ -17,6 +17,7 @@ import io
 import json
 import struct
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -71,10 +72,11 @@ class Encoder:
     Avro body is written once and only the 5-byte header (the schema id of each topic's subject) differs.
     """
 
-    __slots__ = ("schema_id", "record_name", "_parsed", "_prefix", "_branches")
+    __slots__ = ("schema_id", "record_name", "schema", "_parsed", "_prefix", "_branches")
 
     def __init__(self, schema_id: int, schema: dict[str, Any]):
         self.schema_id = schema_id
+        self.schema = schema
         self.record_name = fullname(schema)
         self._parsed = parse_schema(schema)
         self._prefix = HEADER.pack(MAGIC, schema_id)
@@ -106,6 +108,94 @@ class Encoder:
                     hinted = dict(record)
                 hinted[name] = (branch, value)
         return hinted if hinted is not None else record
+
+
+class Fields:
+    """The Avro binary of a run of a record schema's fields. A record's body is its fields' encodings one
+    after another (Avro specification, "Binary Encoding", records), so bodies that share fields can be built
+    from parts written once (:class:`SplitEncoder`, :class:`ArrayTailEncoder`). Named types must be defined in
+    the part that uses them (true of the hub's schemas, checked when the part is made)."""
+
+    __slots__ = ("names", "_encoder")
+
+    def __init__(self, schema: dict[str, Any], names: Sequence[str]):
+        fields = [f for f in schema["fields"] if f["name"] in names]
+        part = {"type": "record", "name": f"{schema['name']}_part", "fields": fields}
+        if "namespace" in schema:
+            part["namespace"] = schema["namespace"]
+        self.names = tuple(f["name"] for f in fields)
+        self._encoder = Encoder(0, part)  # parse_schema refuses a part that uses a type named elsewhere
+
+    def __call__(self, record: dict[str, Any]) -> bytes:
+        return self._encoder.body(record)
+
+
+def zigzag_long(n: int) -> bytes:
+    """An Avro ``long``: zig-zag, then a little-endian base-128 varint."""
+    n = (n << 1) ^ (n >> 63)
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+class SplitEncoder:
+    """Bodies of records that differ only in one field (the views of one event for different audiences): the
+    fields before and after it are written once, the field once per distinct value. Byte for byte what
+    :meth:`Encoder.body` writes for each record."""
+
+    __slots__ = ("field", "_head", "_mid", "_tail")
+
+    def __init__(self, schema: dict[str, Any], field: str):
+        names = [f["name"] for f in schema["fields"]]
+        i = names.index(field)
+        self.field = field
+        self._head, self._mid, self._tail = (Fields(schema, names[:i]), Fields(schema, [field]),
+                                             Fields(schema, names[i + 1:]))
+
+    def bodies(self, records: Sequence[dict[str, Any]]) -> list[bytes]:
+        """One body per record; every record must equal the first but for ``field``."""
+        head, tail = self._head(records[0]), self._tail(records[0])
+        return [head + self._mid(r) + tail for r in records]
+
+
+class ArrayTailEncoder:
+    """Records whose last field is an array of records repeated often (an audit entry's deliveries): each
+    distinct item is written once and kept (at most ``size`` of them), the array framed as fastavro frames it
+    (one block: its count, the items, a 0; an empty array is the 0 alone)."""
+
+    __slots__ = ("_head", "_item", "_field", "_prefix", "_items", "size")
+
+    def __init__(self, encoder: Encoder, schema: dict[str, Any], size: int = 4096):
+        last = schema["fields"][-1]
+        if not (isinstance(last["type"], dict) and last["type"].get("type") == "array"):
+            raise ValueError(f"the last field of {fullname(schema)} is not an array")
+        self._field = last["name"]
+        self._head = Fields(schema, [f["name"] for f in schema["fields"][:-1]])
+        item = last["type"]["items"]
+        self._item = Encoder(0, {**item, "namespace": item.get("namespace", schema.get("namespace"))})
+        self._prefix = encoder._prefix
+        self._items: dict[tuple, bytes] = {}
+        self.size = size
+
+    def __call__(self, record: dict[str, Any]) -> bytes:
+        items = record[self._field]
+        if not items:
+            return self._prefix + self._head(record) + b"\x00"
+        parts = [self._prefix, self._head(record), zigzag_long(len(items))]
+        cache = self._items
+        for item in items:
+            key = tuple(tuple(v) if isinstance(v, list) else v for v in item.values())
+            body = cache.get(key)
+            if body is None:
+                if len(cache) >= self.size:
+                    cache.clear()
+                body = cache[key] = self._item.body(item)
+            parts.append(body)
+        parts.append(b"\x00")
+        return b"".join(parts)
 
 
 def _record_branches(schema: dict[str, Any]) -> tuple[tuple[str, str], ...]:

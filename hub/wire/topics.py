@@ -32,6 +32,9 @@ DESK_AGENCY = "desa"
 #: Dead letters hold original bytes (personal data): kept 21 days, long enough to fix and replay a bad record
 #: that arrived at the start of the longest public holiday (Lebaran with cuti bersama), and no longer.
 DLQ_RETENTION_DAYS = 21
+#: The feed is the record of every request's story (no personal data): kept a quarter, longer than any open
+#: request's SLA (the service mall rebuilds its view from it).
+FEED_RETENTION_DAYS = 90
 #: Lifecycle engine tables (Faust names their changelog topics ``<app_id>-<table>-changelog``).
 TABLES = ("requests", "journeys")
 
@@ -56,16 +59,14 @@ def topic_specs(settings: Settings, agencies: Iterable[str] | None = None) -> li
         *(TopicSpec(topic, f"intake from {who}: writable by that principal alone", p, r,
                     {**base, "retention.ms": str(7 * DAY_MS)})
           for topic, who in _intake(settings, agency_codes)),
-        TopicSpec(settings.topic_feed, "the service mall's unified feed, personal data minimised", p, r,
-                  {**base, "retention.ms": str(30 * DAY_MS)}),
+        TopicSpec(settings.topic_feed, "every accepted, enriched lifecycle event, personal data minimised "
+                  "(pseudonymous citizen_ref): the service mall's feed and the hub's record of each request's "
+                  "story", p, r, {**base, "retention.ms": str(FEED_RETENTION_DAYS * DAY_MS)}),
         # The original bytes may hold personal data: readable by the ops-dlq principal alone, and kept only
         # as long as fixing and replaying needs, a Lebaran holiday included (README, "Dead letters").
         TopicSpec(settings.topic_dlq, "dead letters: original bytes, reason in headers", p, r,
                   {**base, "retention.ms": str(DLQ_RETENTION_DAYS * DAY_MS),
                    "max.message.bytes": str(settings.dead_letter_max_bytes)}, records=("*",)),
-        TopicSpec(settings.topic_lifecycle, "accepted, enriched lifecycle events: the hub's source of truth "
-                  "(no personal data, pseudonymous citizen_ref)", p, r,
-                  {**base, "retention.ms": str(90 * DAY_MS)}),
         TopicSpec(settings.topic_notify, "short messages to citizens (Bahasa Indonesia) with the phone number "
                   "to send them to", p, r, {**base, "retention.ms": str(7 * DAY_MS)}, records=(CITIZEN_NOTICE,)),
         TopicSpec(settings.topic_audit, "who received which event and which personal fields (no payload)", p, r,
@@ -80,6 +81,10 @@ def topic_specs(settings: Settings, agencies: Iterable[str] | None = None) -> li
         *(TopicSpec(settings.changelog_topic(t), f"internal: changelog of the {t} table (Faust JSON)", p, r,
                     {**base, "cleanup.policy": "compact"}, records=("*",)) for t in TABLES),
     ]
+    if settings.topic_lifecycle:  # optional: the feed's bytes under another name and retention
+        specs.append(TopicSpec(settings.topic_lifecycle, "accepted, enriched lifecycle events (the same bytes as "
+                               "the feed): an optional log of its own", p, r,
+                               {**base, "retention.ms": str(FEED_RETENTION_DAYS * DAY_MS)}))
     for agency in agency_codes:
         specs.append(TopicSpec(settings.agency_topic(agency), f"what agency {agency} is entitled to see",
                                p, r, {**base, "retention.ms": str(30 * DAY_MS)}))

@@ -18,7 +18,7 @@ from bench.faults.harness import DESK_NODES
 from bench.faults.poison import DENY, DROP, EITHER, REFUSE, ROUTE, STOPPERS, RawKey, forge
 from hub.core import catalogue
 from hub.settings import Settings
-from hub.streams.engine import Engine
+from hub.streams.engine import RequestEngine as Engine
 from hub.wire.codec import Codec
 from hub.wire.deadletter import Origin, is_bad_record, reason_of
 from hub.wire.registry import MemoryRegistry

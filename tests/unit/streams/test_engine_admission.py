@@ -31,7 +31,7 @@ def citizen(**fields: object) -> RequestLifecycleEvent:
 def test_subscribers_receive_the_phone_in_e164_and_trimmed_names():
     result, _ = feed(None, citizen(phone="0812-3456-7890", name="  Siti Rahmawati "))
     notice = CitizenNotice.from_avro(decode(next(o for o in result.outs if o.topic == SETTINGS.topic_notify)))
-    assert notice.phone == "+6281234567890" and result.entry["phone"] == "+6281234567890"
+    assert notice.phone == "+6281234567890" and result.entry.phone == "+6281234567890"
     agency = RequestLifecycleEvent.from_avro(decode(next(
         o for o in result.outs if o.topic == SETTINGS.agency_topic("dukcapil"))))
     assert agency.citizen is not None and agency.citizen.name == "Siti Rahmawati"
@@ -73,9 +73,8 @@ def test_a_submission_read_after_its_agency_s_answer_is_placed_before_it():
     answer = step(BASE, Status.RECEIVED, 1, source_system="siak-dukcapil")
     first, _ = feed(None, answer, source="/agency/dukcapil/siak-dukcapil")
     late_submission, _ = feed(first.entry, BASE)  # dated an hour before the answer
-    history = late_submission.entry["state"]["history"]
-    assert [h[1] for h in history] == ["SUBMITTED", "RECEIVED"]
-    assert late_submission.entry["state"]["status"] == "RECEIVED"
+    assert [h.status for h in late_submission.entry.history] == ["SUBMITTED", "RECEIVED"]
+    assert late_submission.entry.status == "RECEIVED"
     before = step(BASE, Status.VERIFIED, -2, source_system="siak-dukcapil")  # before the submission: refused
     with pytest.raises(ContentError, match="before the request's first event"):
         feed(late_submission.entry, before, source="/agency/dukcapil/siak-dukcapil")

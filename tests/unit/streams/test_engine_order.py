@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from hub.core.lifecycle import RequestState, Status
+from hub.core.lifecycle import Status
 from hub.core.models import RequestLifecycleEvent
 from tests.unit.test_engine_records import BASE, SETTINGS, decode, feed
 
@@ -19,7 +19,7 @@ def test_events_in_the_same_millisecond_follow_the_intake_offset():
     entry = feed(None, BASE, offset=500)[0].entry
     entry = feed(entry, received, offset=501)[0].entry
     result, _ = feed(entry, in_process, offset=502)  # its id sorts first: dead-lettered as illegal before
-    state = RequestState.from_dict(result.entry["state"])
+    state = result.entry.state()
     assert state.status is Status.IN_PROCESS
     assert [(t.event_id, t.seq) for t in state.history] == [
         (BASE.event_id, 500), ("zz-received", 501), ("aa-in-process", 502)]
