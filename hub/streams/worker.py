@@ -251,6 +251,9 @@ class Worker:
                     check_size(message.key, message.value, message.headers,
                                self.settings.intake_max_record_bytes,
                                f"intake record {message.topic}[{message.partition}]@{message.offset}")
+                if (schema_id := self.codec.unresolved(message.value)) is not None:
+                    # the registry is asked off the event loop: heartbeats, /metrics and ticks go on
+                    await asyncio.to_thread(self.codec.prefetch, schema_id)
                 result, slot = self._decide(engine, message, work)
                 check_outputs(result.outs, self.settings.output_max_record_bytes)  # all or none is sent
                 return result, slot

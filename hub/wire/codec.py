@@ -262,6 +262,26 @@ class Codec:
             writer = self._writers[schema_id] = (fullname(schema), parse_schema(schema), schema)
         return writer
 
+    def unresolved(self, data: bytes | None) -> int | None:
+        """The schema id of a framed record whose writer schema is neither cached nor known to be missing:
+        the one case where :meth:`decode` would call the registry. An event loop resolves it first off the
+        loop (:meth:`prefetch` in a thread), so a slow or frozen registry never blocks it."""
+        if not data or len(data) < HEADER.size:
+            return None
+        magic, schema_id = HEADER.unpack_from(data)
+        if magic != MAGIC or schema_id in self._writers:
+            return None
+        return None if self._unknown.get(schema_id, 0.0) > time.monotonic() else int(schema_id)
+
+    def prefetch(self, schema_id: int) -> None:
+        """Fetch and cache the writer schema of ``schema_id`` (an id the registry lacks is remembered as
+        such, and :meth:`decode` refuses it without asking again); a registry that cannot answer raises
+        :class:`RegistryError` (transient: the caller retries)."""
+        try:
+            self._writer(schema_id)
+        except UnknownSchemaId:
+            pass
+
     def _plan(self, schema_id: int) -> tuple[str, Any, Any]:
         """How to read records of this schema id: schema resolution only when the reader differs."""
         plan = self._plans.get(schema_id)
