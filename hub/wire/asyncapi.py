@@ -20,7 +20,7 @@ from hub.wire import cloudevents as ce
 from hub.wire.schemas import DeadLetter, catalogue
 from hub.wire.topics import TopicSpec, intake_topics, topic_specs
 
-__all__ = ["AVRO_FORMAT", "DOC_PATH", "asyncapi", "default_settings", "document", "render"]
+__all__ = ["AVRO_FORMAT", "DOC_PATH", "default_settings", "document", "render"]
 
 AVRO_FORMAT = "application/vnd.apache.avro+json;version=1.9.0"
 DOC_PATH = REPO_ROOT / "docs" / "asyncapi.yaml"

@@ -32,7 +32,7 @@ from hub.wire.registry import RegistryError, SchemaRegistry
 from hub.wire.schemas import schema_files
 from hub.wire.topics import topic_specs
 
-__all__ = ["LEVEL", "Finding", "Subject", "backward_problems", "check", "register_all", "removed_fields", "schemas",
+__all__ = ["LEVEL", "Finding", "Subject", "backward_problems", "check", "register_all", "removed_fields",
            "subjects"]
 
 LEVEL = "BACKWARD_TRANSITIVE"
