@@ -16,7 +16,19 @@ def main() -> None:
 
 def _register() -> None:
     """Every command module adds its commands to ``main`` here (one place to look)."""
-    from hub.cli import access, asyncapi, connectors, delivery, dev, dlq, mall, schemas, status, topics, worker
+    from hub.cli import (
+        access,
+        asyncapi,
+        connectors,
+        delivery,
+        dev,
+        dlq,
+        mall,
+        schemas,
+        status,
+        topics,
+        worker,
+    )
 
     for command in (worker.worker, topics.topics, access.access, dev.dev, dev.demo, dev.publish, status.status,
                     dlq.dlq, schemas.schemas, asyncapi.asyncapi, connectors.simulate, connectors.forward,

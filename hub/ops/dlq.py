@@ -9,7 +9,6 @@ again: if it fails once more it stays in the dead-letter topic, so nothing loops
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,8 +16,8 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaProducer
 
 from hub.settings import Settings
-from hub.wire.deadletter import PREFIX
 from hub.wire.clients import kafka_options
+from hub.wire.deadletter import PREFIX
 from hub.wire.tail import read_to_end
 
 REPLAY = "hub_replay"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 
-
 from hub.ops.scrape import Summary
 
 HOME_CLEAR = "\x1b[H\x1b[2J"
