@@ -56,7 +56,7 @@ class AgencyProfile:
 
     def __post_init__(self) -> None:
         codes = {lifecycle.normalise_native(k): v for k, v in self.codes.items()}
-        for code, native in codes.items():  # a typo here would silently lose events: fail at import
+        for native in codes.values():  # a typo here would silently lose events: fail at import
             lifecycle.to_canonical(self.agency, native)
         object.__setattr__(self, "codes", MappingProxyType(codes))
 

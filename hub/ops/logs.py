@@ -18,12 +18,14 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
-_CONTEXT: ContextVar[dict[str, str]] = ContextVar("hub_log_context", default={})
+_NO_CONTEXT: Mapping[str, str] = MappingProxyType({})  # read-only: a shared default must not be mutated
+_CONTEXT: ContextVar[Mapping[str, str]] = ContextVar("hub_log_context", default=_NO_CONTEXT)
 
 # Fields a caller may pass through ``extra=`` or ``log_context`` (anything else in ``extra`` is ignored:
 # bounded, known keys only, so that no payload ends up in the logs by accident).
