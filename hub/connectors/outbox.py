@@ -263,7 +263,7 @@ class Forwarder:
         if not self.publisher.started:
             await self.publisher.start()
         outcomes = await self.publisher.send_batch([(r.event(), r.source, r.traceparent) for r in chunk])
-        acked = [row.seq for row, outcome in zip(chunk, outcomes) if outcome is None]
+        acked = [row.seq for row, outcome in zip(chunk, outcomes, strict=True) if outcome is None]
         self.outbox.mark_sent(acked)
         self.sent += len(acked)
         failed = len(chunk) - len(acked)

@@ -145,7 +145,7 @@ class Publisher:
             except Exception as exc:  # metadata wait timed out, buffer full, producer closing
                 outcomes[i] = exc
         results = await asyncio.gather(*(f for _, f in futures), return_exceptions=True)
-        for (i, _), result in zip(futures, results):
+        for (i, _), result in zip(futures, results, strict=True):
             if isinstance(result, BaseException):
                 outcomes[i] = result
         failed = sum(1 for o in outcomes if o is not None)

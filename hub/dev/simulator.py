@@ -173,7 +173,7 @@ def _request_events(rng: random.Random, first: RequestLifecycleEvent, start: flo
         add("diajukan", rng.uniform(0.5, 2.0) * day_s, src=source_of(first.region_code), sys_=SOURCE_SYSTEM,
             status=Status.SUBMITTED, note="diajukan ulang")
         add(path[0], rng.uniform(0.05, 0.2) * day_s)
-    for native, share in zip(path[1:], shares[1:]):
+    for native, share in zip(path[1:], shares[1:], strict=True):
         add(native, share * total)
     return out
 
@@ -212,7 +212,7 @@ def schedule(*, seed: int, rate: float, duration: float, now: datetime, day_seco
             elif rng.random() < P_LATE * 4:  # an answer delivered long after it happened
                 j = rng.choice(movable)
                 ats[j], tags[j] = ats[j] + rng.uniform(1.0, 3.0) * day_seconds, "late"
-        for (_, event, source), at, tag in zip(events, ats, tags):
+        for (_, event, source), at, tag in zip(events, ats, tags, strict=True):
             items.append(Scheduled(at, event, source, tag))
             if anomalies and tag is None and event.status is not Status.SUBMITTED and rng.random() < P_DUPLICATE:
                 items.append(Scheduled(at + rng.uniform(0.1, 2.0), event, source, "duplicate"))
@@ -251,7 +251,7 @@ async def drive(publisher: BatchPublisher, items: list[Scheduled], *, stopping: 
             j += 1
         batch = items[i:j]
         outcomes = await publisher.send_batch([(s.event, s.source, None) for s in batch])
-        for s, outcome in zip(batch, outcomes):
+        for s, outcome in zip(batch, outcomes, strict=True):
             counts["failed" if outcome is not None else (s.anomaly or "published")] += 1
         if on_batch is not None:
             on_batch(len(batch))
