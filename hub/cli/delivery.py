@@ -94,7 +94,7 @@ def subscriptions_add(agency: str, url: str, event_types: tuple[str, ...], servi
     """Register an endpoint; prints it with its secret (give the secret to the agency)."""
     from hub.delivery import service
 
-    spec = service.EndpointIn(agency=agency, url=url, mode=mode, rate_limit=rate_limit,  # type: ignore[arg-type]
+    spec = service.EndpointIn(agency=agency, url=url, mode=mode, rate_limit=rate_limit,
                               description=description, secret=secret,
                               filters=service.FiltersIn(event_types=list(event_types) or ["*"],
                                                         service_codes=list(service_codes) or ["*"],

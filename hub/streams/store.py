@@ -39,9 +39,8 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Set
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import faust.stores
 from faust.stores import memory, rocksdb
@@ -50,6 +49,9 @@ from faust.types import TP
 from yarl import URL
 
 from hub.wire.tail import read_to_end
+
+if TYPE_CHECKING:
+    from faust.tables.base import Collection
 
 SCHEME = "hub-rocksdb"
 MEMORY_SCHEME = "hub-memory"
@@ -85,7 +87,7 @@ class PrefilledMemoryStore(memory.Store):
         if tp in self._offsets:  # a write of ours reached the changelog (the dict already has it)
             self._offsets[tp] = max(self._offsets[tp], offset)
 
-    async def on_rebalance(self, assigned: Set[TP], revoked: Set[TP], newly_assigned: Set[TP],
+    async def on_rebalance(self, assigned: set[TP], revoked: set[TP], newly_assigned: set[TP],
                            generation_id: int = 0) -> None:
         await super().on_rebalance(assigned, revoked, newly_assigned, generation_id)
         for tp in revoked:
@@ -95,7 +97,7 @@ class PrefilledMemoryStore(memory.Store):
         if missing:
             await self._prefill(missing)
 
-    async def on_recovery_completed(self, active_tps: Set[TP], standby_tps: Set[TP]) -> None:
+    async def on_recovery_completed(self, active_tps: set[TP], standby_tps: set[TP]) -> None:
         await super().on_recovery_completed(active_tps, standby_tps)  # drops keys of non-active partitions
         kept = {tp.partition for tp in active_tps}
         self._offsets = {tp: o for tp, o in self._offsets.items() if tp.partition in kept}
@@ -109,19 +111,20 @@ class PrefilledMemoryStore(memory.Store):
         kafka = {"bootstrap_servers": servers,
                  **credentials_to_aiokafka_auth(self.app.conf.broker_credentials, self.app.conf.ssl_context)}
         loads_key, loads_value = self.app.serializers.loads_key, self.app.serializers.loads_value
-        key_type, key_ser = self.table.key_type, self.table.key_serializer
-        value_type, value_ser = self.table.value_type, self.table.value_serializer
+        table = cast("Collection", self.table)  # CollectionT lacks the serializers and _to_key/_to_value
+        key_type, key_ser = table.key_type, table.key_serializer
+        value_type, value_ser = table.value_type, table.value_serializer
         raw = value_ser == "raw"
         data, where, last, count = self.data, self._key_partition, {}, 0
         async for r in read_to_end(kafka, topic, only={tp.partition for tp in tps}, max_records=20_000,
                                    stall_seconds=PREFILL_STALL_SECONDS, client_id=f"{self.app.conf.id}-prefill",
                                    fetch_max_bytes=64 << 20, max_partition_fetch_bytes=16 << 20):
-            key = self.table._to_key(loads_key(key_type, r.key, serializer=key_ser))
+            key = table._to_key(loads_key(key_type, r.key, serializer=key_ser))
             if r.value is None:
                 data.pop(key, None)
                 where.pop(key, None)
             else:
-                data[key] = r.value if raw else self.table._to_value(
+                data[key] = r.value if raw else table._to_value(
                     loads_value(value_type, r.value, serializer=value_ser))
                 where[key] = r.partition
             last[r.partition] = r.offset
