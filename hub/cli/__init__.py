@@ -1,7 +1,8 @@
 """The ``hub`` command line: one package, one module per family of commands.
 
 Each command is a thin click function over a plain function of the layer it belongs to (``hub.streams``,
-``hub.wire``, ``hub.connectors``, ``hub.ops``, ``hub.dev``, ...); no module outside this package imports click.
+``hub.wire``, ``hub.connectors``, ``hub.ops``, ``hub.dev``, ...); no module outside this package imports
+click.
 """
 
 from __future__ import annotations
@@ -30,10 +31,10 @@ def _register() -> None:
         worker,
     )
 
-    for command in (worker.worker, topics.topics, access.access, dev.dev, dev.demo, dev.publish, status.status,
-                    dlq.dlq, schemas.schemas, asyncapi.asyncapi, connectors.simulate, connectors.forward,
-                    connectors.csv_import, connectors.desk, connectors.agency, mall.mall, delivery.deliver,
-                    delivery.subscriptions, delivery.deliveries):
+    for command in (worker.worker, topics.topics, access.access, dev.dev, dev.demo, dev.publish,
+                    status.status, dlq.dlq, schemas.schemas, asyncapi.asyncapi, connectors.simulate,
+                    connectors.forward, connectors.csv_import, connectors.desk, connectors.agency, mall.mall,
+                    delivery.deliver, delivery.subscriptions, delivery.deliveries):
         main.add_command(command)
 
 

@@ -1,4 +1,5 @@
-"""``hub access apply|grant|revoke|rotate|list``: principals and their rights (``hub.access``), as the hub admin."""
+"""``hub access apply|grant|revoke|rotate|list``: principals and their rights (``hub.access``), as the hub
+admin."""
 
 from __future__ import annotations
 
@@ -39,8 +40,8 @@ def _principal(settings: Settings, name: str) -> Principal:
 
 
 @access.command("apply")
-@click.option("--prune", is_flag=True, help="also remove ACLs the catalogue no longer lists (not on a cluster "
-              "several hubs share)")
+@click.option("--prune", is_flag=True,
+              help="also remove ACLs the catalogue no longer lists (not on a cluster several hubs share)")
 def apply_command(prune: bool) -> None:
     """Make the brokers, the registry's identity provider and the credential store match the catalogue."""
     settings, handle = _access()
@@ -71,7 +72,8 @@ def revoke_command(principal: str) -> None:
 
 @access.command("rotate")
 @click.argument("principal")
-@click.option("--show", is_flag=True, help="print the new password (otherwise only the credential store has it)")
+@click.option("--show", is_flag=True,
+              help="print the new password (otherwise only the credential store has it)")
 def rotate_command(principal: str, show: bool) -> None:
     """Give a principal a new password (its live connections re-authenticate within 10 minutes)."""
     settings, handle = _access()

@@ -26,12 +26,14 @@ def _logging(verbose: bool) -> None:
 
 @click.command()
 @click.option("--rate", "-r", default=5.0, show_default=True, help="new citizen requests per second")
-@click.option("--duration", "-d", default=60.0, show_default=True, help="seconds during which requests arrive")
+@click.option("--duration", "-d", default=60.0, show_default=True,
+              help="seconds during which requests arrive")
 @click.option("--seed", "-s", default=2026, show_default=True, help="same seed, same traffic")
 @click.option("--day-seconds", default=4.0, show_default=True, help="compressed time: one working day")
 @click.option("--no-anomalies", is_flag=True, help="no late, out-of-order or duplicate events")
 @click.option("--dry-run", is_flag=True, help="print the schedule's summary, publish nothing")
-def simulate(rate: float, duration: float, seed: int, day_seconds: float, no_anomalies: bool, dry_run: bool) -> None:
+def simulate(rate: float, duration: float, seed: int, day_seconds: float, no_anomalies: bool,
+             dry_run: bool) -> None:
     """Realistic traffic from all 217 villages and the agencies' answers, published to intake."""
     from collections import Counter
 
@@ -71,8 +73,8 @@ def simulate(rate: float, duration: float, seed: int, day_seconds: float, no_ano
 @click.option("--connector", default="village_desk", show_default=True, help="metrics label")
 @click.option("--chunk", default=500, show_default=True, help="events in flight at most")
 @click.option("--until-empty", is_flag=True, help="stop once the outbox is empty")
-@click.option("--node", default=None, help="the desk node whose intake topic this outbox feeds (HUB_DESK_NODES; "
-              "default: the first)")
+@click.option("--node", default=None,
+              help="the desk node whose intake topic this outbox feeds (HUB_DESK_NODES; default: the first)")
 @click.option("--verbose", "-v", is_flag=True)
 def forward(outbox_path: Path, connector: str, chunk: int, until_empty: bool, node: str | None,
             verbose: bool) -> None:
@@ -193,7 +195,8 @@ def agency() -> None:
 @click.argument("code", type=click.Choice(sorted(AGENCY_MODULES)))
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="where the connector keeps its outbox")
-@click.option("--sql-dsn", envvar="HUB_AGENCY_SQL_DSN", help="(b) poll hub_outbox in this PostgreSQL database")
+@click.option("--sql-dsn", envvar="HUB_AGENCY_SQL_DSN",
+              help="(b) poll hub_outbox in this PostgreSQL database")
 @click.option("--webhook-port", type=int, help="(c) accept signed HTTP callbacks on this port")
 @click.option("--webhook-host", default="127.0.0.1", show_default=True)
 @click.option("--webhook-secret", envvar="HUB_AGENCY_WEBHOOK_SECRET", help="whsec_... (Standard Webhooks)")
@@ -232,7 +235,8 @@ def agency_run(code: str, state_dir: Path, sql_dsn: str | None, webhook_port: in
             assert webhook_secret is not None  # checked above
             server = await ApiServer(create_app({code: (connector, webhook_secret)}), webhook_host,
                                      webhook_port).start()
-        click.echo(f"{code} connector running ({'sql ' if sql_dsn else ''}{'webhook ' if webhook_port else ''}"
+        click.echo(f"{code} connector running ({'sql ' if sql_dsn else ''}"
+                   f"{'webhook ' if webhook_port else ''}"
                    f"topic {settings.agency_topic(connector.profile.agency)})")
         await stopping.wait()
         if server:

@@ -55,8 +55,8 @@ def dlq_list(reasons: tuple[str, ...], since: str | None, until: str | None, lim
         replays = f" replays={letter.replays}" if letter.replays else ""
         click.echo(f"{at} {letter.reason:20} {letter.origin:40} key={letter.key!r}{replays} "
                    f"{letter.header('dlq_error')[:120]}")
-    click.echo(f"{len(letters)} dead letters" + (f" ({', '.join(f'{r}: {n}' for r, n in sorted(counts.items()))})"
-                                                 if counts else ""))
+    click.echo(f"{len(letters)} dead letters"
+               + (f" ({', '.join(f'{r}: {n}' for r, n in sorted(counts.items()))})" if counts else ""))
 
 
 @dlq.command("replay")
@@ -68,13 +68,15 @@ def dlq_replay(reasons: tuple[str, ...], since: str | None, until: str | None, m
                yes: bool) -> None:
     """Re-publish dead letters to their original topics (original bytes and headers + replay mark)."""
     settings = get_settings()
-    letters = asyncio.run(read_dead_letters(settings, reasons=reasons, since=_when(since), until=_when(until)))
+    letters = asyncio.run(read_dead_letters(settings, reasons=reasons, since=_when(since),
+                                            until=_when(until)))
     if not letters:
         click.echo("no dead letters match")
         return
     if not yes:
         click.confirm(f"replay {len(letters)} dead letters?", abort=True)
     with click.progressbar(length=len(letters), label="replaying") as bar:
-        report = asyncio.run(replay(settings, letters, max_replays=max_replays, on_each=lambda _: bar.update(1)))
+        report = asyncio.run(replay(settings, letters, max_replays=max_replays,
+                                    on_each=lambda _: bar.update(1)))
     click.echo(f"replayed {report.replayed}; skipped {report.skipped_max_replays} already replayed "
                f"{max_replays} times, {report.skipped_no_origin} without origin topic")

@@ -10,7 +10,8 @@ from hub.settings import get_settings
 
 
 @click.command()
-@click.option("--loglevel", "-l", default="info", type=click.Choice(["crit", "error", "warn", "info", "debug"]))
+@click.option("--loglevel", "-l", default="info",
+              type=click.Choice(["crit", "error", "warn", "info", "debug"]))
 def worker(loglevel: str) -> None:
     """Run a hub worker (Faust): intake -> agency topics + MPP feed, bad records -> DLQ."""
     import faust
@@ -24,8 +25,9 @@ def worker(loglevel: str) -> None:
     if missing:
         raise click.ClickException(
             f"{len(missing)} of the hub's topics are missing or not visible to {settings.kafka_username}: "
-            f"{', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}. The hub admin creates them and grants "
-            f"access: `hub topics create`, `hub schemas register`, `hub access apply`")
+            f"{', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}. "
+            f"The hub admin creates them and grants access: `hub topics create`, `hub schemas register`, "
+            f"`hub access apply`")
     asyncio.set_event_loop(asyncio.new_event_loop())
     start_process_services(settings, "worker", log_level=loglevel)
     app = create_app(settings)
