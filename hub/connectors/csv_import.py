@@ -6,8 +6,8 @@ occurred_at (ISO 8601 with offset, optional), note``.
 
 ``parse_rows`` is pure: good rows become events, bad rows become ``RowError``s (line, field, reason),
 every problem of a row at once. ``import_file`` commits the good rows to the durable outbox (in
-transactions of ``batch`` rows; re-importing a file is harmless: stable event ids), shows a progress bar and writes the
-error report; ``hub.cli.connectors`` forwards the outbox when the hub is reachable.
+transactions of ``batch`` rows; re-importing a file is harmless: stable event ids), shows a progress bar
+and writes the error report; ``hub.cli.connectors`` forwards the outbox when the hub is reachable.
 """
 
 from __future__ import annotations
@@ -68,9 +68,10 @@ def iter_rows(text: str, *, region: str | None = None, now: datetime | None = No
     unknown = [h for h in header if h not in COLUMNS]
     missing = [h for h in REQUIRED if h not in header]
     if unknown or missing:
-        raise ValidationErrors([ValidationError("header", f"unknown column {h!r} (expected {', '.join(COLUMNS)})")
-                                for h in unknown] +
-                               [ValidationError("header", f"required column {h!r} is missing") for h in missing])
+        raise ValidationErrors(
+            [ValidationError("header", f"unknown column {h!r} (expected {', '.join(COLUMNS)})")
+             for h in unknown] +
+            [ValidationError("header", f"required column {h!r} is missing") for h in missing])
     seen: dict[str, int] = {}
     for row in reader:
         line = reader.line_num
@@ -89,8 +90,8 @@ def iter_rows(text: str, *, region: str | None = None, now: datetime | None = No
             yield line, None, [RowError(line, e.field, e.reason) for e in exc.errors]
             continue
         if event.request_id in seen:
-            yield line, None, [RowError(line, "desk_number",
-                                        f"{row['desk_number']} already used on line {seen[event.request_id]}")]
+            yield line, None, [RowError(
+                line, "desk_number", f"{row['desk_number']} already used on line {seen[event.request_id]}")]
             continue
         seen[event.request_id] = line
         yield line, event, []

@@ -142,8 +142,9 @@ class DeskService:
                                                      topic=settings.desk_intake_topic(node),
                                                      request_timeout_ms=15_000))
         # The node's principal may only use consumer groups under its own prefix.
-        self.follower = (Follower(settings, settings.topic_feed, f"{desk_group_prefix(node)}feed.{settings.app_id}",
-                                  self._seen) if follow_feed else None)
+        self.follower = (Follower(settings, settings.topic_feed,
+                                  f"{desk_group_prefix(node)}feed.{settings.app_id}", self._seen)
+                         if follow_feed else None)
         self._loops = Loops()
 
     async def _seen(self, items: Seen) -> None:

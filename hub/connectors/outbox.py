@@ -198,8 +198,8 @@ class Outbox:
     def events_of(self, request_id: str) -> list[tuple[RequestLifecycleEvent, str, bool]]:
         """Every event of a request this node sent or saw: (event, source, delivered), deduplicated."""
         with self._lock:
-            own = self._db.execute("SELECT source, event_id, payload, sent_at FROM outbox WHERE request_id = ?"
-                                   " ORDER BY seq", (request_id,)).fetchall()
+            own = self._db.execute("SELECT source, event_id, payload, sent_at FROM outbox"
+                                   " WHERE request_id = ? ORDER BY seq", (request_id,)).fetchall()
             seen = self._db.execute("SELECT source, event_id, payload FROM seen WHERE request_id = ?",
                                     (request_id,)).fetchall()
         out: dict[tuple[str, str], tuple[RequestLifecycleEvent, str, bool]] = {}

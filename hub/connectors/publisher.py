@@ -40,8 +40,8 @@ class Publisher:
     retries; a resend by a *new* producer (after a crash) is caught downstream by ``ce_source`` + ``ce_id``.
     """
 
-    def __init__(self, settings: Settings, connector: str, source: str, *, topic: str, codec: Codec | None = None,
-                 linger_ms: int = 5, request_timeout_ms: int = 30_000):
+    def __init__(self, settings: Settings, connector: str, source: str, *, topic: str,
+                 codec: Codec | None = None, linger_ms: int = 5, request_timeout_ms: int = 30_000):
         self.settings = settings
         self.connector = connector
         self.source = source
@@ -57,7 +57,8 @@ class Publisher:
         return self._producer is not None
 
     async def start(self) -> Publisher:
-        """Register the schema (once) and connect a fresh producer; raises if the registry or broker is down."""
+        """Register the schema (once) and connect a fresh producer; raises if the registry or broker is
+        down."""
         if self._encoder is None:
             schema = load_schema(self.settings.schemas_dir, RequestLifecycleEvent.SCHEMA)
             self._encoder = await asyncio.to_thread(self.codec.encoder, self.topic, schema)

@@ -134,7 +134,8 @@ class SqlOutboxPoller:
                 await conn.execute("UPDATE hub_outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
                                    [i for i, _ in good])
             for row_id, reason in bad:
-                log.warning("%s: hub_outbox row %d refused: %s", self.connector.profile.agency, row_id, reason)
+                log.warning("%s: hub_outbox row %d refused: %s", self.connector.profile.agency, row_id,
+                            reason)
                 await conn.execute("UPDATE hub_outbox SET error = $2 WHERE id = $1", row_id, reason[:1000])
         self.published += len(good)
         self.refused += len(bad)

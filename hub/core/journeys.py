@@ -170,7 +170,8 @@ class JourneyState:
             "status": self.status.value, "clock": self.clock.to_dict(), "phone": self.phone,
             "fired": list(self.fired),
             "children": {rid: [c.service_code, c.status.value, c.started_at.isoformat(),
-                               c.updated_at.isoformat(), c.last_event_id] for rid, c in self.children.items()},
+                               c.updated_at.isoformat(), c.last_event_id]
+                         for rid, c in self.children.items()},
         }
 
     @classmethod
@@ -179,7 +180,8 @@ class JourneyState:
             request_id=data["request_id"], journey=data["journey"], region_code=data["region_code"],
             status=Status(data["status"]), clock=sla.SlaClock.from_dict(data["clock"]),
             phone=data.get("phone"), fired=tuple(data.get("fired", ())),
-            children={rid: ChildView(rid, s, Status(st), datetime.fromisoformat(a), datetime.fromisoformat(u), e)
+            children={rid: ChildView(rid, s, Status(st), datetime.fromisoformat(a),
+                                     datetime.fromisoformat(u), e)
                       for rid, (s, st, a, u, e) in data["children"].items()},
         )
 
@@ -197,8 +199,8 @@ def apply_child(state: JourneyState | None, parent_id: str, child: ChildView, *,
     """Fold a child's latest status into its journey (None if no journey definition covers it).
 
     Idempotent and order-tolerant: an update older than the one the journey holds for that child only
-    moves the child's start earlier. The end-to-end clock starts at the earliest child submission, pauses while the journey is
-    RETURNED and resumes when it leaves that status.
+    moves the child's start earlier. The end-to-end clock starts at the earliest child submission, pauses
+    while the journey is RETURNED and resumes when it leaves that status.
     """
     children = dict(state.children) if state else {}
     held = children.get(child.request_id)

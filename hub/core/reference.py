@@ -83,8 +83,8 @@ class RegionRecord(BaseModel):
 def service_entry(service: catalogue.Service) -> ServiceCatalogueEntry:
     return ServiceCatalogueEntry(
         code=service.code, agency=service.agency, agency_name=service.agency_name, name_id=service.name_id,
-        name_en=service.name_en, sla_working_days=service.sla_working_days, sla_kind=SlaKind(service.sla_kind),
-        fee_idr=service.fee_idr, documents=service.documents,
+        name_en=service.name_en, sla_working_days=service.sla_working_days,
+        sla_kind=SlaKind(service.sla_kind), fee_idr=service.fee_idr, documents=service.documents,
         personal_data=tuple(PersonalDataField(f) for f in sorted(service.personal_data)),
     )
 

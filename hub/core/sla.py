@@ -315,7 +315,7 @@ class DeadlineIndex:
         self.bucket_seconds = bucket_seconds
         self._buckets: dict[int, set[Key]] = {}
         self._heap: list[int] = []
-        self._where: dict[Key, datetime] = {}  # the bucket is derived from the instant (less memory per timer)
+        self._where: dict[Key, datetime] = {}  # the bucket is derived from the instant (less memory/timer)
 
     def _bucket(self, at: datetime) -> int:
         if at.tzinfo is None or at.utcoffset() is None:

@@ -49,9 +49,9 @@ from hub.core.native.utilities import (
 __all__ = [
     "NATIVE_EVENTS", "PII", "PLN_POWER_VA", "SPECIFIC", "Kind", "NativeEvent", "Personal", "parse_native",
     "personal_fields", "to_lifecycle",
-    "VillageDeskSubmission", "CoverLetter", "KtpElApplication", "FamilyCardApplication", "ChildIdCardApplication",
-    "BirthRegistration", "DeathRegistration", "MovingRegistration", "PlnConnectionRequest",
-    "PudamConnectionRequest", "BpjsRegistration", "BpjsFaskesChange",
+    "VillageDeskSubmission", "CoverLetter", "KtpElApplication", "FamilyCardApplication",
+    "ChildIdCardApplication", "BirthRegistration", "DeathRegistration", "MovingRegistration",
+    "PlnConnectionRequest", "PudamConnectionRequest", "BpjsRegistration", "BpjsFaskesChange",
     "FamilyCardReason", "MovingDirection", "PlnRequestType",
 ]
 
@@ -70,7 +70,8 @@ NATIVE_EVENTS: Final[dict[str, type[NativeEvent]]] = {
 
 
 def parse_native(data: dict[str, Any], schema: str) -> NativeEvent:
-    """Validate a native record of the named schema (raises ``pydantic.ValidationError`` naming the fields)."""
+    """Validate a native record of the named schema (raises ``pydantic.ValidationError`` naming the
+    fields)."""
     try:
         model = NATIVE_EVENTS[schema]
     except KeyError:

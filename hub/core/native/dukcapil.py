@@ -1,4 +1,5 @@
-"""Civil registry (Dispendukcapil, SIAK): KTP-el, Kartu Keluarga, KIA, birth and death certificates, moving."""
+"""Civil registry (Dispendukcapil, SIAK): KTP-el, Kartu Keluarga, KIA, birth and death certificates,
+moving."""
 
 from __future__ import annotations
 
@@ -120,8 +121,8 @@ class ChildIdCardApplication(_Dukcapil):
             refuse("child_birth_date", "does not match the birth date encoded in child_nik")
         on_or_before(self.child_birth_date, self.occurred_at, "child_birth_date")
         when = self.occurred_at.date()
-        age = when.year - self.child_birth_date.year - ((when.month, when.day) <
-                                                         (self.child_birth_date.month, self.child_birth_date.day))
+        age = when.year - self.child_birth_date.year - (
+            (when.month, when.day) < (self.child_birth_date.month, self.child_birth_date.day))
         if age >= 17:
             refuse("child_birth_date", f"the child is {age} on occurred_at: KIA is for children under 17")
         if self.parent_nik == self.child_nik:
@@ -243,16 +244,19 @@ class MovingRegistration(_Dukcapil):
     def _route(self) -> MovingRegistration:
         if self.origin_region_code == self.destination_region_code:
             refuse("destination_region_code", "is the origin village")
-        field = "origin_region_code" if self.direction == MovingDirection.KELUAR else "destination_region_code"
+        field = ("origin_region_code" if self.direction == MovingDirection.KELUAR
+                 else "destination_region_code")
         if not getattr(self, field).startswith("35.10."):
             refuse(field, f"must be a Banyuwangi village for direction {self.direction.value}")
         return self
 
     def canonical_service(self) -> str:
-        return "DUKCAPIL_PINDAH_KELUAR" if self.direction == MovingDirection.KELUAR else "DUKCAPIL_PINDAH_DATANG"
+        return ("DUKCAPIL_PINDAH_KELUAR" if self.direction == MovingDirection.KELUAR
+                else "DUKCAPIL_PINDAH_DATANG")
 
     def canonical_region(self) -> str:
-        return self.origin_region_code if self.direction == MovingDirection.KELUAR else self.destination_region_code
+        return (self.origin_region_code if self.direction == MovingDirection.KELUAR
+                else self.destination_region_code)
 
     def canonical_citizen(self) -> Citizen:
         return Citizen(nik=self.nik, kk_number=self.kk_number, name=self.name)

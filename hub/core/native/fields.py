@@ -31,7 +31,8 @@ class Kind:
 
 @dataclass(frozen=True, slots=True)
 class Personal:
-    """Personal data (UU 27/2022): ``True`` = general, ``"specific"`` = children's, health or criminal data."""
+    """Personal data (UU 27/2022): ``True`` = general, ``"specific"`` = children's, health or criminal
+    data."""
 
     level: Literal[True, "specific"]
 
@@ -121,7 +122,8 @@ def _pattern(regex: re.Pattern[str], what: str) -> Callable[[str, ValidationInfo
 
 def _person_name(value: str, info: ValidationInfo) -> str:
     if not value.strip() or value != value.strip():
-        raise ValidationError(field_name(info, "name"), "must be a non-empty name without leading or trailing spaces")
+        raise ValidationError(field_name(info, "name"),
+                              "must be a non-empty name without leading or trailing spaces")
     return limits.text(value, field_name(info, "name"), limits.NAME_MAX)
 
 
@@ -149,7 +151,8 @@ Idpel = Annotated[str, AfterValidator(_idpel), Kind("idpel")]
 VillageCode = Annotated[str, AfterValidator(_village), Kind("village_code")]
 AnyVillageCode = Annotated[str, AfterValidator(_any_village), Kind("any_village_code")]
 ServiceCode = Annotated[str, AfterValidator(_service), Kind("service_code")]
-FaskesCode = Annotated[str, AfterValidator(_pattern(_FASKES_RE, "an 8-character BPJS faskes code (0-9, A-Z)")),
+FaskesCode = Annotated[str,
+                       AfterValidator(_pattern(_FASKES_RE, "an 8-character BPJS faskes code (0-9, A-Z)")),
                        Kind("faskes_code")]
 # The content rules of admission (hub.core.limits): a valid native event translates into an admissible one.
 Phone = Annotated[str, AfterValidator(_phone), Kind("phone")]  # an Indonesian number, held in E.164
