@@ -58,7 +58,8 @@ async def _bad_records(settings: Settings, store: CredentialStore) -> int:
     from aiokafka import AIOKafkaProducer
 
     node = next(iter(settings.desk_node_prefixes))
-    producer = AIOKafkaProducer(acks="all", **kafka_options(store.settings_for(settings, desk_principal(node))))
+    producer = AIOKafkaProducer(acks="all",
+                                **kafka_options(store.settings_for(settings, desk_principal(node))))
     await producer.start()
     try:
         topic = settings.desk_intake_topic(node)
@@ -143,23 +144,27 @@ def _report(settings: Settings, requests: set[str], counts: Counter, records: li
     for agency, n in Counter((e.agency, e.kind.value) for e in sla).most_common(6):
         say(f"  {agency[0]:16} {agency[1]:8} {n:>4}")
 
-    notices = [CitizenNotice.model_validate(codec.decode(r.value).record) for r in by_topic[settings.topic_notify]]
+    notices = [CitizenNotice.model_validate(codec.decode(r.value).record)
+               for r in by_topic[settings.topic_notify]]
     say(f"\ncitizen notices ({settings.topic_notify}): {len(notices)}, for example:")
     for notice in list({n.status: n for n in notices}.values())[:4]:
         say(f"  [{notice.status.value}] {notice.message}")
 
     dlq = by_topic[settings.topic_dlq]
     say(f"\ndead letters ({settings.topic_dlq}): " + (", ".join(
-        f"{n} {reason}" for reason, n in Counter(r.headers.get("dlq_reason") for r in dlq).most_common()) or "none"))
+        f"{n} {reason}" for reason, n in Counter(r.headers.get("dlq_reason") for r in dlq).most_common())
+        or "none"))
     for r in dlq[:4]:
-        say(f"  {r.headers.get('dlq_reason')} at {r.headers.get('dlq_topic')}[{r.headers.get('dlq_partition')}]"
-            f"@{r.headers.get('dlq_offset')}: {r.headers.get('dlq_error', '')[:100]}")
+        say(f"  {r.headers.get('dlq_reason')} at {r.headers.get('dlq_topic')}"
+            f"[{r.headers.get('dlq_partition')}]@{r.headers.get('dlq_offset')}: "
+            f"{r.headers.get('dlq_error', '')[:100]}")
 
     say(f"\nworker /metrics: {_metric(metrics_text, 'hub_events_in_total'):.0f} in, "
         f"{_metric(metrics_text, 'hub_events_out_total'):.0f} out, "
         f"{_metric(metrics_text, 'hub_duplicates_total'):.0f} duplicates dropped, "
         f"{_metric(metrics_text, 'hub_dead_letters_total'):.0f} dead letters")
-    say("simulator anomalies sent on purpose: " + ", ".join(f"{n} {k}" for k, n in counts.items() if k != "published"))
+    say("simulator anomalies sent on purpose: "
+        + ", ".join(f"{n} {k}" for k, n in counts.items() if k != "published"))
 
     feed_ids = {r.key.decode() for r in by_topic[settings.topic_feed] if r.key}
     missing = requests - set(final) - feed_ids
@@ -175,12 +180,13 @@ def run_demo(*, rate: float = 15.0, duration: float = 15.0, seed: int = 2026, ti
     say(f"starting Kafka (KRaft), Apicurio Registry and Keycloak on loopback; logs in {stack.logs}")
     started = time.monotonic()
     stack.start()
-    say(f"stack ready in {time.monotonic() - started:.1f}s (TLS everywhere, SCRAM-SHA-512, ACLs; registry behind "
-        f"Keycloak): kafka {stack.bootstrap}, registry {stack.registry_url}")
+    say(f"stack ready in {time.monotonic() - started:.1f}s (TLS everywhere, SCRAM-SHA-512, ACLs; "
+        f"registry behind Keycloak): kafka {stack.bootstrap}, registry {stack.registry_url}")
     metrics_port = free_port()
-    settings = stack.settings(metrics_port=metrics_port, worker_data_dir=workdir / "worker", sla_tick_seconds=1.0,
-                              citizen_ref_key="demo-only-key-not-for-production")
-    worker = WorkerProcess(stack.credentials.settings_for(settings, WORKER).to_env(), stack.logs / "worker.log")
+    settings = stack.settings(metrics_port=metrics_port, worker_data_dir=workdir / "worker",
+                              sla_tick_seconds=1.0, citizen_ref_key="demo-only-key-not-for-production")
+    worker = WorkerProcess(stack.credentials.settings_for(settings, WORKER).to_env(),
+                           stack.logs / "worker.log")
     # push delivery (hub.delivery.demo): the dispatcher runs as its own principal
     webhooks = WebhookAgency(stack.credentials.settings_for(settings, DISPATCHER), workdir, free_port())
     try:

@@ -51,8 +51,8 @@ def command(home: Path, pki: DevPki, port: int, management_port: int, bootstrap_
             "--http-enabled=false", "--http-host=127.0.0.1", f"--https-port={port}",
             f"--https-certificate-file={pki.server_cert}", f"--https-certificate-key-file={pki.server_key}",
             f"--hostname=https://127.0.0.1:{port}", f"--http-management-port={management_port}",
-            f"--bootstrap-admin-client-id={BOOTSTRAP_CLIENT}", f"--bootstrap-admin-client-secret={bootstrap_secret}",
-            "--cache=local", "--log-level=WARN"]
+            f"--bootstrap-admin-client-id={BOOTSTRAP_CLIENT}",
+            f"--bootstrap-admin-client-secret={bootstrap_secret}", "--cache=local", "--log-level=WARN"]
 
 
 def realm_url(port: int) -> str:
@@ -82,10 +82,12 @@ def bootstrap_realm(port: int, ca: Path, bootstrap_secret: str, admin_password: 
             "clients": [{"clientId": ADMIN, "enabled": True, "publicClient": False, "secret": admin_password,
                          "serviceAccountsEnabled": True, "standardFlowEnabled": False,
                          "directAccessGrantsEnabled": False, "description": "the hub admin"}],
-            "users": [{"username": f"service-account-{ADMIN}", "enabled": True, "serviceAccountClientId": ADMIN,
-                       "realmRoles": ["sr-admin"], "clientRoles": {"realm-management": ADMIN_RIGHTS}}],
+            "users": [{"username": f"service-account-{ADMIN}", "enabled": True,
+                       "serviceAccountClientId": ADMIN, "realmRoles": ["sr-admin"],
+                       "clientRoles": {"realm-management": ADMIN_RIGHTS}}],
         }
         answer = http.post(f"{base}/admin/realms", json=realm,
                            headers={"Authorization": f"Bearer {token.json()['access_token']}"})
         if answer.status_code not in (201, 409):
-            raise RuntimeError(f"creating the realm {REALM!r} failed: HTTP {answer.status_code} {answer.text[:300]}")
+            raise RuntimeError(f"creating the realm {REALM!r} failed: "
+                               f"HTTP {answer.status_code} {answer.text[:300]}")

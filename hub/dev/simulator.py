@@ -34,7 +34,8 @@ SERVICE_MIX: dict[str, int] = {
 }
 
 GIVEN_F = ["Siti", "Sri", "Nur", "Dewi", "Indah", "Ratna", "Wulan", "Fitri", "Lestari", "Ayu", "Rina", "Yuli"]
-GIVEN_M = ["Agus", "Budi", "Slamet", "Eko", "Hadi", "Joko", "Wahyu", "Rudi", "Bambang", "Arif", "Yusuf", "Dani"]
+GIVEN_M = ["Agus", "Budi", "Slamet", "Eko", "Hadi", "Joko", "Wahyu", "Rudi", "Bambang", "Arif", "Yusuf",
+           "Dani"]
 FAMILY = ["Santoso", "Wibowo", "Hidayat", "Susanto", "Purnomo", "Rahmawati", "Setiawan", "Kusuma",
           "Prasetyo", "Hariyanto", "Suyitno", "Mulyadi", "Handayani", "Nugroho"]
 
@@ -60,7 +61,8 @@ def _mobile(operator: int, subscriber: int) -> str:
     return f"+628{operator}{subscriber:08d}"
 
 
-def village_requests(n: int, *, seed: int = 1, now: datetime | None = None) -> Iterator[RequestLifecycleEvent]:
+def village_requests(n: int, *, seed: int = 1, now: datetime | None = None,
+                     ) -> Iterator[RequestLifecycleEvent]:
     """``n`` SUBMITTED events from random villages over the last hour before ``now``."""
     rng = random.Random(seed)
     now = now or datetime.now(UTC)
@@ -93,7 +95,8 @@ PATHS: dict[str, tuple[str, ...]] = {
     "pudam": ("diterima", "survei", "menunggu pembayaran", "lunas", "pemasangan", "mengalir"),
     "bpjs_kesehatan": ("diterima", "diverifikasi", "menunggu pembayaran", "aktif"),
     "polri": ("verifikasi berkas", "sidik jari", "pencetakan", "terbit", "diambil"),
-    "kua": ("diterima", "pemeriksaan nikah", "pengumuman", "pelaksanaan akad", "buku nikah terbit", "tercatat"),
+    "kua": ("diterima", "pemeriksaan nikah", "pengumuman", "pelaksanaan akad", "buku nikah terbit",
+            "tercatat"),
     "bpn": ("berkas diterima", "pengukuran", "pengumuman", "sertipikat terbit", "diserahkan"),
     "desa": ("diterima operator", "menunggu tanda tangan kades", "dicetak", "diteruskan ke dinas"),
 }
@@ -169,7 +172,8 @@ def _request_events(rng: random.Random, first: RequestLifecycleEvent, start: flo
         add("ditolak", rng.uniform(0.05, 0.3) * day_s, note="persyaratan tidak terpenuhi")
         return out
     if roll < P_REJECT + P_RETURN:
-        add(RETURNED_AS.get(agency, "dikembalikan"), rng.uniform(0.05, 0.3) * day_s, note="berkas belum lengkap")
+        add(RETURNED_AS.get(agency, "dikembalikan"), rng.uniform(0.05, 0.3) * day_s,
+            note="berkas belum lengkap")
         add("diajukan", rng.uniform(0.5, 2.0) * day_s, src=source_of(first.region_code), sys_=SOURCE_SYSTEM,
             status=Status.SUBMITTED, note="diajukan ulang")
         add(path[0], rng.uniform(0.05, 0.2) * day_s)
@@ -214,7 +218,8 @@ def schedule(*, seed: int, rate: float, duration: float, now: datetime, day_seco
                 ats[j], tags[j] = ats[j] + rng.uniform(1.0, 3.0) * day_seconds, "late"
         for (_, event, source), at, tag in zip(events, ats, tags, strict=True):
             items.append(Scheduled(at, event, source, tag))
-            if anomalies and tag is None and event.status is not Status.SUBMITTED and rng.random() < P_DUPLICATE:
+            if (anomalies and tag is None and event.status is not Status.SUBMITTED
+                    and rng.random() < P_DUPLICATE):
                 items.append(Scheduled(at + rng.uniform(0.1, 2.0), event, source, "duplicate"))
     items.sort(key=lambda s: s.at)  # stable: ties keep their generation order
     return items

@@ -43,7 +43,8 @@ def route(settings: Settings, event: RequestLifecycleEvent, source: str | None) 
 
 
 class SourcePublishers:
-    """``async with SourcePublishers(settings, store) as p: await p.send_batch(items)`` (``Publisher``-like)."""
+    """``async with SourcePublishers(settings, store) as p: await p.send_batch(items)``
+    (``Publisher``-like)."""
 
     def __init__(self, settings: Settings, credentials: CredentialStore | None = None, *,
                  connector: str = "simulator"):

@@ -86,7 +86,8 @@ def find_java(minimum: int) -> str:
         seen.append(f"{java} ({major or 'unusable'})")
         if major and major >= minimum:
             return java
-    raise StackError(f"Java {minimum}+ is needed and was not found (looked at: {', '.join(seen) or 'nothing'}). "
+    raise StackError(f"Java {minimum}+ is needed and was not found "
+                     f"(looked at: {', '.join(seen) or 'nothing'}). "
                      f"Install it (Debian: apt-get install openjdk-17-jre-headless; Java 21+ for the "
                      f"registry, e.g. Temurin) or set JAVA_HOME.")
 
@@ -173,7 +174,8 @@ class LocalStack:
 
     @property
     def nodes(self) -> list[KafkaNode]:
-        """The Kafka nodes (broker + controller each): one here, several in ``hub.dev.cluster.LocalCluster``."""
+        """The Kafka nodes (broker + controller each): one here, several in
+        ``hub.dev.cluster.LocalCluster``."""
         p = self.ports
         return [KafkaNode(1, p.kafka, p.internal, p.controller)]
 
@@ -204,9 +206,10 @@ class LocalStack:
     def settings(self, principal: str = ADMIN, **overrides: object) -> Settings:
         """Settings for this stack as ``principal`` (``overrides``: any other field)."""
         values: dict[str, object] = dict(
-            bootstrap_servers=self.bootstrap, registry_url=self.registry_url, kafka_security_protocol="SASL_SSL",
-            kafka_username=principal, kafka_password=self.credentials.password(principal),
-            kafka_ca_file=self.ca_file, idp_url=self.idp_url, access_credentials_dir=self.credentials.folder)
+            bootstrap_servers=self.bootstrap, registry_url=self.registry_url,
+            kafka_security_protocol="SASL_SSL", kafka_username=principal,
+            kafka_password=self.credentials.password(principal), kafka_ca_file=self.ca_file,
+            idp_url=self.idp_url, access_credentials_dir=self.credentials.folder)
         values.update(overrides)
         return Settings(**values)  # type: ignore[arg-type]
 
@@ -274,7 +277,8 @@ class LocalStack:
             f"-Dquarkus.management.ssl.certificate.key-files={pki.server_key}",
             f"-Dquarkus.tls.key-store.pem.0.cert={pki.server_cert}",
             f"-Dquarkus.tls.key-store.pem.0.key={pki.server_key}",
-            "-Dquarkus.oidc.tls.tls-configuration-name=idp", f"-Dquarkus.tls.idp.trust-store.pem.certs={pki.ca}",
+            "-Dquarkus.oidc.tls.tls-configuration-name=idp",
+            f"-Dquarkus.tls.idp.trust-store.pem.certs={pki.ca}",
             # authentication at Keycloak (HTTP basic = client credentials), roles from the token
             "-Dquarkus.oidc.tenant-enabled=true", f"-Dquarkus.oidc.auth-server-url={self.idp_url}",
             "-Dquarkus.oidc.client-id=registry-api",
@@ -293,7 +297,8 @@ class LocalStack:
             waited = 0
         if waited:
             tail = (self.logs / f"{name}.log").read_text(errors="replace")[-3000:]
-            raise StackError(f"{name} exited during start-up (status {status}); log {self.logs}/{name}.log:\n{tail}")
+            raise StackError(f"{name} exited during start-up (status {status}); "
+                             f"log {self.logs}/{name}.log:\n{tail}")
 
     def _wait(self, name: str, ready: Callable[[], bool], deadline: float) -> None:
         while time.monotonic() < deadline:
