@@ -15,12 +15,14 @@ BUILD = Info("hub_build", "Version of the hub running in this process")
 # Worker
 EVENTS_IN = Counter("hub_events_in_total", "Records read, per topic", ["topic"])
 EVENTS_OUT = Counter("hub_events_out_total", "Records written, per topic and audience", ["topic", "audience"])
-EVENTS_ROUTED = Counter("hub_events_routed_total", "Lifecycle events accepted, per intake source (the topic's "
-                        "owner: desk:<node> or agency:<code>, never event content), agency and canonical status",
+EVENTS_ROUTED = Counter("hub_events_routed_total",
+                        "Lifecycle events accepted, per intake source (the topic's owner: desk:<node> or "
+                        "agency:<code>, never event content), agency and canonical status",
                         ["source", "agency", "status"])
 DEAD_LETTERS = Counter("hub_dead_letters_total", "Records sent to the dead-letter topic", ["stage", "reason"])
-INTERNAL_ERRORS = Counter("hub_internal_errors_total", "Records that met a bug in the hub (dead-lettered with "
-                          "reason internal_error; the log has the traceback)", ["stage"])
+INTERNAL_ERRORS = Counter("hub_internal_errors_total",
+                          "Records that met a bug in the hub (dead-lettered with reason internal_error; the "
+                          "log has the traceback)", ["stage"])
 DUPLICATES = Counter("hub_duplicates_total", "Events dropped as duplicates (same source and id)", ["stage"])
 PROCESSING = Histogram("hub_processing_seconds", "Time to process one record, per stage", ["stage"],
                        buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0))

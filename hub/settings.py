@@ -54,8 +54,8 @@ class Settings(BaseSettings):
     topic_dlq: str = "hub.dlq.v1"
     topic_agency_template: str = "agency.{agency}.v1"
     topic_lifecycle: str = Field("", description="an optional log of accepted events under its own name "
-                                 "and retention: the same bytes as the MPP feed, which is the record (README, "
-                                 "'Which records an event produces'); empty: not written")
+                                 "and retention: the same bytes as the MPP feed, which is the record "
+                                 "(README, 'Which records an event produces'); empty: not written")
     topic_notify: str = "citizen.notify.v1"
     topic_audit: str = "hub.audit.v1"
     topic_sla: str = "hub.sla.v1"
@@ -67,14 +67,16 @@ class Settings(BaseSettings):
     schemas_dir: Path = REPO_ROOT / "schemas"
     producer_linger_ms: int = Field(5, ge=0, description="how long the worker's producer waits to fill a "
                                     "batch: fewer, larger produce requests cost the brokers far less CPU")
-    producer_batch_bytes: int = Field(256 * 1024, ge=16 * 1024, description="largest producer batch per partition")
+    producer_batch_bytes: int = Field(256 * 1024, ge=16 * 1024,
+                                      description="largest producer batch per partition")
 
     # Worker robustness (issue 11): own limits below the brokers', fast failover.
     intake_max_record_bytes: int = Field(64 * 1024, ge=1024, description="largest intake record (key, value "
                                          "and headers) the worker takes; a larger one is a dead letter "
                                          "(too_large). Valid lifecycle events are a few KiB")
     output_max_record_bytes: int = Field(1_000_000, ge=1024, description="largest record the worker writes; "
-                                         "an event whose outputs would be larger is a dead letter (too_large)")
+                                         "an event whose outputs would be larger is a dead letter "
+                                         "(too_large)")
     dead_letter_max_bytes: int = Field(2 * 1024 * 1024, ge=1024 * 1024, description="the dead-letter topic's "
                                        "max.message.bytes and the worker producer's largest request: the "
                                        "largest record a broker accepts, plus the reason headers, fits")
@@ -89,11 +91,11 @@ class Settings(BaseSettings):
     table_store: str = Field("memory://", description="faust table store: memory:// (changelog recovery) "
                              "or rocksdb:// (rocksdict, local state kept across restarts)")
     table_standby_replicas: int = Field(0, ge=0, description="warm copies of each table partition kept by "
-                                        "other workers. Keep 0 with memory://: the memory store drops standby "
-                                        "data after every rebalance (a worker refills a partition from its "
-                                        "changelog), while reading the other workers' changelogs costs every "
-                                        "worker CPU and stalls its input after a burst (bench/). With rocksdb:// "
-                                        "1 keeps a local copy for a faster failover")
+                                        "other workers. Keep 0 with memory://: the memory store drops "
+                                        "standby data after every rebalance (a worker refills a partition "
+                                        "from its changelog), while reading the other workers' changelogs "
+                                        "costs every worker CPU and stalls its input after a burst (bench/). "
+                                        "With rocksdb:// 1 keeps a local copy for a faster failover")
     sla_tick_seconds: float = Field(5.0, gt=0, description="how often the SLA timer looks for due deadlines")
     sla_clock_offset_seconds: float = Field(0.0, description="added to the wall clock by the SLA timer "
                                             "(tests and drills only; 0 in production)")
@@ -104,13 +106,14 @@ class Settings(BaseSettings):
     # Access control (hub.access; `hub access ...` runs as the admin principal).
     access_credentials_dir: Path | None = Field(None, description="folder of the principals' generated "
                                                 "passwords (one 0600 file each) that `hub access` creates, "
-                                                "rotates and removes; a deployment may hand them out as secrets")
+                                                "rotates and removes; a deployment may hand them out as "
+                                                "secrets")
     idp_url: str | None = Field(None, description="OIDC realm URL of the registry's identity provider "
                                 "(Keycloak), where `hub access` keeps one client per principal; unset: the "
                                 "deployer manages the registry's clients")
-    access_suspended: str = Field("", description="comma-separated principals (e.g. agency-pln) that `hub access "
-                                  "apply` keeps revoked although the catalogue lists them: a suspension that "
-                                  "survives the next apply")
+    access_suspended: str = Field("", description="comma-separated principals (e.g. agency-pln) that "
+                                  "`hub access apply` keeps revoked although the catalogue lists them: a "
+                                  "suspension that survives the next apply")
     client_quota_bytes: int = Field(1024 * 1024, ge=1024, description="produce and fetch quota, bytes/s per "
                                     "broker, of each agency, desk, mall and dispatcher principal")
 

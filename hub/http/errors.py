@@ -105,8 +105,8 @@ def install(app: FastAPI) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(body([{"field": "(request)", "reason": str(exc.detail)}]), status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        return JSONResponse(body([{"field": "(request)", "reason": str(exc.detail)}]),
+                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:

@@ -52,9 +52,11 @@ class ApiServer:
         while not self.server.started:
             if self._task.done():
                 self._task.result()  # raises what stopped it (port in use, ...)
-                raise RuntimeError(f"HTTP server on {self.config.host}:{self.config.port} stopped during start-up")
+                raise RuntimeError(f"HTTP server on {self.config.host}:{self.config.port} "
+                                   "stopped during start-up")
             if loop.time() > deadline:
-                raise TimeoutError(f"HTTP server on {self.config.host}:{self.config.port} not up in {timeout}s")
+                raise TimeoutError(f"HTTP server on {self.config.host}:{self.config.port} "
+                                   f"not up in {timeout}s")
             await asyncio.sleep(0.02)
         return self
 

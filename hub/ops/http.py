@@ -68,9 +68,11 @@ class OpsApp:
         if path == "/readyz":
             ready = self.ready.is_set()
             return _json(start_response, 200 if ready else 503,
-                         {"status": "ready" if ready else "not ready", "role": self.role, "reason": self.reason})
+                         {"status": "ready" if ready else "not ready", "role": self.role,
+                          "reason": self.reason})
         if path == "/":
-            return _json(start_response, 200, {"role": self.role, "endpoints": ["/metrics", "/healthz", "/readyz"]})
+            return _json(start_response, 200,
+                         {"role": self.role, "endpoints": ["/metrics", "/healthz", "/readyz"]})
         return _json(start_response, 404, {"error": "not found"})
 
 

@@ -123,7 +123,8 @@ class LagPoller:
                     metrics.LAG_POLLS.labels("error").inc()
                     failures += 1  # a group that has not joined yet has no coordinator: quiet at first
                     log.log(logging.WARNING if failures >= 3 else logging.INFO,
-                            "consumer lag poll failed (%d in a row): %s: %s", failures, type(exc).__name__, exc)
+                            "consumer lag poll failed (%d in a row): %s: %s", failures, type(exc).__name__,
+                            exc)
                     await self.reader.close()
                     started = False
                 await asyncio.to_thread(self._stop.wait, self.interval)

@@ -12,7 +12,8 @@ from typing import Any
 
 _ROLE: dict[str, Any] = {"type": "string", "enum": ["worker", "connector", "cli", "mall"]}
 _READY: dict[str, Any] = {"type": "object", "required": ["status", "role", "reason"], "properties": {
-    "status": {"type": "string", "enum": ["ready", "not ready"]}, "role": _ROLE, "reason": {"type": "string"}}}
+    "status": {"type": "string", "enum": ["ready", "not ready"]}, "role": _ROLE,
+    "reason": {"type": "string"}}}
 _HEALTH: dict[str, Any] = {"type": "object", "required": ["status", "role", "problems"], "properties": {
     "status": {"type": "string", "enum": ["ok", "fail"]}, "role": _ROLE,
     "problems": {"type": "object", "additionalProperties": {"type": "string"}}}}

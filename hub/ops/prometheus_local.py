@@ -46,7 +46,8 @@ def binaries(home: Path | None = None) -> Binaries:
     if _usable(system.prometheus, system.promtool):
         return system
     home = home or stack_home() / "prometheus"
-    cached = Binaries(home / "root" / "usr" / "bin" / "prometheus", home / "root" / "usr" / "bin" / "promtool")
+    cached = Binaries(home / "root" / "usr" / "bin" / "prometheus",
+                      home / "root" / "usr" / "bin" / "promtool")
     if _usable(cached.prometheus, cached.promtool):
         return cached
     for tool in ("apt-get", "dpkg"):

@@ -100,7 +100,8 @@ def _rate(now: Snapshot, before: Snapshot | None, name: str, window: float, **ma
     return max(delta, 0.0) / window  # a restarted process resets its counters: no negative rates
 
 
-def _rate_by(now: Snapshot, before: Snapshot | None, name: str, label: str, window: float) -> dict[str, float]:
+def _rate_by(now: Snapshot, before: Snapshot | None, name: str, label: str, window: float,
+             ) -> dict[str, float]:
     if before is None or window <= 0:
         return {}
     old = before.by(name, label)

@@ -117,7 +117,8 @@ class PrefilledMemoryStore(memory.Store):
         raw = value_ser == "raw"
         data, where, last, count = self.data, self._key_partition, {}, 0
         async for r in read_to_end(kafka, topic, only={tp.partition for tp in tps}, max_records=20_000,
-                                   stall_seconds=PREFILL_STALL_SECONDS, client_id=f"{self.app.conf.id}-prefill",
+                                   stall_seconds=PREFILL_STALL_SECONDS,
+                                   client_id=f"{self.app.conf.id}-prefill",
                                    fetch_max_bytes=64 << 20, max_partition_fetch_bytes=16 << 20):
             key = table._to_key(loads_key(key_type, r.key, serializer=key_ser))
             if r.value is None:
