@@ -26,7 +26,8 @@ AVRO_FORMAT = "application/vnd.apache.avro+json;version=1.9.0"
 DOC_PATH = REPO_ROOT / "docs" / "asyncapi.yaml"
 BINDING = "0.5.0"
 # Topic settings the Kafka binding knows by name; the others go under x-topic-config.
-_BINDING_CONFIG = {"cleanup.policy", "retention.ms", "retention.bytes", "delete.retention.ms", "max.message.bytes"}
+_BINDING_CONFIG = {"cleanup.policy", "retention.ms", "retention.bytes", "delete.retention.ms",
+                   "max.message.bytes"}
 RAW = "RawRecord"
 DEAD = "DeadLetterRecord"
 
@@ -43,22 +44,25 @@ def _short(full: str) -> str:
 def _ce_headers() -> dict[str, Any]:
     return {
         "type": "object",
-        "description": "CloudEvents 1.0, Kafka protocol binding, binary content mode, plus W3C trace context. "
-                       "ce_source + ce_id identify an event: consumers deduplicate on them (delivery is "
-                       "at least once).",
+        "description": "CloudEvents 1.0, Kafka protocol binding, binary content mode, plus W3C trace "
+                       "context. ce_source + ce_id identify an event: consumers deduplicate on them "
+                       "(delivery is at least once).",
         "required": ["ce_specversion", "ce_id", "ce_source", "ce_type"],
         "properties": {
             "ce_specversion": {"type": "string", "const": ce.SPECVERSION},
-            "ce_id": {"type": "string", "description": "Event id, unique within ce_source (the record's event_id)."},
+            "ce_id": {"type": "string",
+                      "description": "Event id, unique within ce_source (the record's event_id)."},
             "ce_source": {"type": "string", "format": "uri-reference",
                           "description": "Producer, e.g. /smart-kampung/35.10.21.2003 (one village desk), "
                                          "/siak-dukcapil, /hub/worker."},
-            "ce_type": {"type": "string", "description": f"Event type, prefixed {ce.TYPE_PREFIX} "
-                                                         "(each message names its own in x-cloudevents-type)."},
+            "ce_type": {"type": "string",
+                        "description": f"Event type, prefixed {ce.TYPE_PREFIX} "
+                                       "(each message names its own in x-cloudevents-type)."},
             "ce_time": {"type": "string", "format": "date-time", "description": "When it happened, UTC."},
             "ce_subject": {"type": "string", "description": "The request id, also the Kafka key."},
             "content-type": {"type": "string", "const": ce.CONTENT_TYPE},
-            "traceparent": {"type": "string", "pattern": "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
+            "traceparent": {"type": "string",
+                            "pattern": "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
                             "description": "W3C trace context, propagated from input to outputs."},
         },
     }
@@ -69,8 +73,8 @@ def _dead_letter_headers(schema: dict[str, Any]) -> dict[str, Any]:
              for f in schema["fields"] if not f["name"].startswith("ce_")}
     return {
         "type": "object",
-        "description": "The original record's headers, kept as they were (CloudEvents when it had them), plus "
-                       "the hub's dlq_* headers (UTF-8 strings; the DeadLetter schema documents them).",
+        "description": "The original record's headers, kept as they were (CloudEvents when it had them), "
+                       "plus the hub's dlq_* headers (UTF-8 strings; the DeadLetter schema documents them).",
         "required": sorted(props),
         "properties": props,
     }
@@ -91,7 +95,8 @@ def _channel(spec: TopicSpec, messages: dict[str, str]) -> dict[str, Any]:
     if "cleanup.policy" in known:  # a list in the binding, comma-separated in Kafka
         known["cleanup.policy"] = [p.strip() for p in str(known["cleanup.policy"]).split(",")]
     other = {k: v for k, v in spec.config.items() if k not in _BINDING_CONFIG}
-    binding: dict[str, Any] = {"topic": spec.name, "partitions": spec.partitions, "replicas": spec.replication}
+    binding: dict[str, Any] = {"topic": spec.name, "partitions": spec.partitions,
+                               "replicas": spec.replication}
     if known:
         binding["topicConfiguration"] = known
     binding["bindingVersion"] = BINDING
@@ -137,7 +142,8 @@ def document(settings: Settings) -> dict[str, Any]:
                         "x-cloudevents-type": getattr(model, "CE_TYPE", None),
                     }
             else:
-                raise LookupError(f"topic {spec.name} carries {record}, which has no schema in {settings.schemas_dir}")
+                raise LookupError(f"topic {spec.name} carries {record}, "
+                                  f"which has no schema in {settings.schemas_dir}")
             refs[ref] = ref
         channels[spec.name] = _channel(spec, refs)
         receive = spec.name in intake
@@ -167,14 +173,15 @@ def document(settings: Settings) -> dict[str, Any]:
             "title": "Banyuwangi inter-agency event hub",
             "version": hub.__version__,
             "description": (
-                "Citizen-request lifecycle events between Smart Kampung village desks, the agencies of the Mal "
-                "Pelayanan Publik and the service mall, on Apache Kafka. Values are Avro in the Confluent wire "
-                "format (magic byte 0, 4-byte schema id, Avro binary); schemas are in the registry's "
-                "Confluent-compatible API under TopicRecordNameStrategy subjects (<topic>-<record full name>), "
-                "held to BACKWARD_TRANSITIVE. Every record is keyed by its request id and carries CloudEvents "
-                "1.0 binary-mode headers. Personal data (fields marked pii in the schemas; 'specific' = "
-                "children's, health or criminal data under UU 27/2022) reaches a subscriber only where its "
-                "service needs it. Generated from the code: hub asyncapi."),
+                "Citizen-request lifecycle events between Smart Kampung village desks, the agencies of the "
+                "Mal Pelayanan Publik and the service mall, on Apache Kafka. Values are Avro in the "
+                "Confluent wire format (magic byte 0, 4-byte schema id, Avro binary); schemas are in the "
+                "registry's Confluent-compatible API under TopicRecordNameStrategy subjects "
+                "(<topic>-<record full name>), held to BACKWARD_TRANSITIVE. Every record is keyed by its "
+                "request id and carries CloudEvents 1.0 binary-mode headers. Personal data (fields marked "
+                "pii in the schemas; 'specific' = children's, health or criminal data under UU 27/2022) "
+                "reaches a subscriber only where its service needs it. Generated from the code: "
+                "hub asyncapi."),
         },
         "defaultContentType": ce.CONTENT_TYPE,
         "servers": {
@@ -182,7 +189,8 @@ def document(settings: Settings) -> dict[str, Any]:
                 "host": settings.bootstrap_servers, "protocol": "kafka",
                 "description": "Kafka bootstrap servers (production lists several brokers).",
                 "bindings": {"kafka": {"schemaRegistryUrl": settings.registry_url,
-                                       "schemaRegistryVendor": "confluent-compatible (Apicurio Registry ccompat)",
+                                       "schemaRegistryVendor":
+                                           "confluent-compatible (Apicurio Registry ccompat)",
                                        "bindingVersion": BINDING}},
             },
         },

@@ -23,7 +23,8 @@ from hub.settings import Settings
 from hub.wire.registry import SchemaRegistry
 
 # Every process that builds a Kafka client reads records through the consumer-boundary patch (a header key
-# that is not UTF-8 must not kill a consumer: hub.compat), and refuses library versions it was not written for.
+# that is not UTF-8 must not kill a consumer: hub.compat), and refuses library versions it was not written
+# for.
 compat.tolerate_unreadable_headers()
 
 
@@ -86,7 +87,8 @@ def confluent_options(settings: Settings) -> dict[str, Any]:
     if _uses_sasl(settings):
         conf.update({"sasl.mechanisms": settings.kafka_sasl_mechanism,
                      "sasl.username": settings.kafka_username or "",
-                     "sasl.password": settings.kafka_password.get_secret_value() if settings.kafka_password else ""})
+                     "sasl.password": (settings.kafka_password.get_secret_value() if settings.kafka_password
+                                       else "")})
     return conf
 
 

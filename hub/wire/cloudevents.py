@@ -114,11 +114,12 @@ def from_headers(headers: Sequence[tuple[str, bytes | None]] | None) -> CloudEve
         else:
             h[name] = str(value)
     if h["ce_specversion"] != SPECVERSION:
-        raise BadHeader(f"header ce_specversion is {errors.echo(h['ce_specversion'])}, expected {SPECVERSION}")
+        raise BadHeader(f"header ce_specversion is {errors.echo(h['ce_specversion'])}, "
+                        f"expected {SPECVERSION}")
     time = h.get("ce_time")
     try:
         when = datetime.fromisoformat(time.replace("Z", "+00:00")) if time else datetime.now(UTC)
     except ValueError:
         raise BadHeader(f"header ce_time {errors.echo(time)} is not an RFC 3339 time") from None
-    return CloudEvent(id=h["ce_id"], source=h["ce_source"], type=h["ce_type"], subject=h.get("ce_subject", ""),
-                      time=when, traceparent=h.get("traceparent"))
+    return CloudEvent(id=h["ce_id"], source=h["ce_source"], type=h["ce_type"],
+                      subject=h.get("ce_subject", ""), time=when, traceparent=h.get("traceparent"))

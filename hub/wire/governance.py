@@ -139,9 +139,9 @@ def _names(schema: Any, namespace: str | None, into: dict[str, Any]) -> None:
     elif isinstance(schema, dict):
         kind = schema.get("type")
         if kind in ("record", "enum", "fixed", "error"):
-            name = schema["name"] if "." in schema["name"] else \
-                f"{schema.get('namespace', namespace)}.{schema['name']}" if schema.get("namespace", namespace) \
-                else schema["name"]
+            name = (schema["name"] if "." in schema["name"]
+                    else f"{schema.get('namespace', namespace)}.{schema['name']}"
+                    if schema.get("namespace", namespace) else schema["name"])
             into[name] = schema
             namespace = name.rpartition(".")[0] or None
             for f in schema.get("fields", ()):
@@ -171,7 +171,8 @@ class _Resolver:
     def _deref(schema: Any, names: dict[str, Any]) -> Any:
         while True:
             if isinstance(schema, str) and schema not in _PRIMITIVES:
-                schema = names.get(schema) or next((v for k, v in names.items() if k.endswith("." + schema)), schema)
+                schema = names.get(schema) or next((v for k, v in names.items() if k.endswith("." + schema)),
+                                                   schema)
                 if isinstance(schema, str):
                     return schema
             elif isinstance(schema, dict) and isinstance(schema.get("type"), (dict, list)):
@@ -220,7 +221,8 @@ class _Resolver:
         if rk == "enum":
             removed = [s for s in writer["symbols"] if s not in reader["symbols"]]
             if removed and "default" not in reader:
-                return [f"{path}: enum {reader['name']} lost symbol(s) {', '.join(removed)} and has no default"]
+                return [f"{path}: enum {reader['name']} lost symbol(s) {', '.join(removed)} "
+                        "and has no default"]
             return []
         if rk == "array":
             return self.problems(reader["items"], writer["items"], f"{path}[]")

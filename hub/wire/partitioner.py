@@ -17,7 +17,8 @@ from aiokafka.partitioner import murmur2
 
 
 class CachedPartitioner:
-    """A drop-in for aiokafka's ``DefaultPartitioner`` (``partitioner=`` / Faust's ``producer_partitioner``)."""
+    """A drop-in for aiokafka's ``DefaultPartitioner`` (``partitioner=`` / Faust's
+    ``producer_partitioner``)."""
 
     def __init__(self, size: int = 4096):
         self.size = size

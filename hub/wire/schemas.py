@@ -1,9 +1,9 @@
 """The schema catalogue: every ``.avsc`` in ``schemas/``, its Avro full name and its pydantic model.
 
 Schemas are found by scanning ``schemas/*.avsc``; models by convention: any pydantic model defined in a
-module of the ``hub.core`` package, subpackages included (or here), with a ``SCHEMA`` class attribute naming its Avro record (``CE_TYPE``
-names its CloudEvents type). A new schema file or a new model is picked up without registering it
-anywhere; tests assert every schema has a model and every model a schema.
+module of the ``hub.core`` package, subpackages included (or here), with a ``SCHEMA`` class attribute
+naming its Avro record (``CE_TYPE`` names its CloudEvents type). A new schema file or a new model is
+picked up without registering it anywhere; tests assert every schema has a model and every model a schema.
 
 Also here: :class:`DeadLetter`, the contract of the dead-letter headers (``hub.wire.deadletter`` writes
 them), and the generic model <-> Avro record mapping.
@@ -169,6 +169,7 @@ class DeadLetter(BaseModel):
         """Parse a dead letter's headers (raises ``pydantic.ValidationError`` naming a missing one)."""
         h = ce.header_map(headers)
         values: dict[str, Any] = {name: h.get(f"dlq_{name}") for name in
-                                  ("reason", "error_class", "error", "topic", "partition", "offset", "time", "stage")}
+                                  ("reason", "error_class", "error", "topic", "partition", "offset", "time",
+                                   "stage")}
         values.update(ce_id=h.get("ce_id"), ce_source=h.get("ce_source"), ce_type=h.get("ce_type"))
         return cls.model_validate(values)

@@ -60,30 +60,33 @@ def topic_specs(settings: Settings, agencies: Iterable[str] | None = None) -> li
                     {**base, "retention.ms": str(7 * DAY_MS)})
           for topic, who in _intake(settings, agency_codes)),
         TopicSpec(settings.topic_feed, "every accepted, enriched lifecycle event, personal data minimised "
-                  "(pseudonymous citizen_ref): the service mall's feed and the hub's record of each request's "
-                  "story", p, r, {**base, "retention.ms": str(FEED_RETENTION_DAYS * DAY_MS)}),
+                  "(pseudonymous citizen_ref): the service mall's feed and the hub's record of each "
+                  "request's story", p, r, {**base, "retention.ms": str(FEED_RETENTION_DAYS * DAY_MS)}),
         # The original bytes may hold personal data: readable by the ops-dlq principal alone, and kept only
         # as long as fixing and replaying needs, a Lebaran holiday included (README, "Dead letters").
         TopicSpec(settings.topic_dlq, "dead letters: original bytes, reason in headers", p, r,
                   {**base, "retention.ms": str(DLQ_RETENTION_DAYS * DAY_MS),
                    "max.message.bytes": str(settings.dead_letter_max_bytes)}, records=("*",)),
-        TopicSpec(settings.topic_notify, "short messages to citizens (Bahasa Indonesia) with the phone number "
-                  "to send them to", p, r, {**base, "retention.ms": str(7 * DAY_MS)}, records=(CITIZEN_NOTICE,)),
-        TopicSpec(settings.topic_audit, "who received which event and which personal fields (no payload)", p, r,
-                  {**base, "retention.ms": str(400 * DAY_MS)}, records=(AUDIT_ENTRY,)),
+        TopicSpec(settings.topic_notify, "short messages to citizens (Bahasa Indonesia) with the phone "
+                  "number to send them to", p, r, {**base, "retention.ms": str(7 * DAY_MS)},
+                  records=(CITIZEN_NOTICE,)),
+        TopicSpec(settings.topic_audit, "who received which event and which personal fields (no payload)",
+                  p, r, {**base, "retention.ms": str(400 * DAY_MS)}, records=(AUDIT_ENTRY,)),
         TopicSpec(settings.topic_sla, "SLA warnings (80%) and breaches (100%), per request and stage", p, r,
                   {**base, "retention.ms": str(90 * DAY_MS)}, records=(SLA_EVENT,)),
         # Internal to the worker (not for subscribers). Same partition count as intake: co-partitioned.
         TopicSpec(settings.topic_timer, "internal: SLA timer ticks (JSON), keyed by request id", p, r,
                   {**base, "retention.ms": str(7 * DAY_MS)}, records=("*",)),
-        TopicSpec(settings.topic_journey, "internal: accepted child events keyed by journey (parent request id)",
-                  p, r, {**base, "retention.ms": str(7 * DAY_MS)}),
+        TopicSpec(settings.topic_journey,
+                  "internal: accepted child events keyed by journey (parent request id)", p, r,
+                  {**base, "retention.ms": str(7 * DAY_MS)}),
         *(TopicSpec(settings.changelog_topic(t), f"internal: changelog of the {t} table (Faust JSON)", p, r,
                     {**base, "cleanup.policy": "compact"}, records=("*",)) for t in TABLES),
     ]
     if settings.topic_lifecycle:  # optional: the feed's bytes under another name and retention
-        specs.append(TopicSpec(settings.topic_lifecycle, "accepted, enriched lifecycle events (the same bytes as "
-                               "the feed): an optional log of its own", p, r,
+        specs.append(TopicSpec(settings.topic_lifecycle,
+                               "accepted, enriched lifecycle events (the same bytes as the feed): "
+                               "an optional log of its own", p, r,
                                {**base, "retention.ms": str(FEED_RETENTION_DAYS * DAY_MS)}))
     for agency in agency_codes:
         specs.append(TopicSpec(settings.agency_topic(agency), f"what agency {agency} is entitled to see",
