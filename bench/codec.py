@@ -10,11 +10,10 @@ import time
 from collections.abc import Callable
 
 from hub.core.models import RequestLifecycleEvent
-from hub.settings import REPO_ROOT, Settings
 from hub.dev.simulator import village_requests
+from hub.settings import REPO_ROOT, Settings
 from hub.wire import cloudevents as ce
 from hub.wire.codec import Codec, load_schema
-
 from hub.wire.registry import MemoryRegistry
 
 

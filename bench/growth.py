@@ -13,10 +13,9 @@ from datetime import UTC, datetime, timedelta
 
 import psutil
 
+from bench.common import percentile
 from hub.core.lifecycle import RequestState, Status, Transition, apply
 from hub.core.sla import DeadlineIndex
-
-from bench.common import percentile
 
 # A realistic mix of open requests: most have 1-3 accepted transitions.
 OPEN_PATHS = [
