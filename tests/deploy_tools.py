@@ -1,4 +1,4 @@
-"""Helpers for the static checks of deploy/ (tests/unit/test_ops_deploy.py): the compose file and the
+"""Helpers for the static checks of deploy/ (tests/unit/ops/test_deploy.py): the compose file and the
 manifests read as the engines would read them, the hub commands they run, the principals and secrets they
 name."""
 

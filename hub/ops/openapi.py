@@ -1,7 +1,7 @@
 """The OpenAPI document of the operational endpoints every hub process serves (``hub.ops.http``): what
 Prometheus and an orchestrator's probes may rely on. The server is a plain WSGI app (no framework to
 generate the document from), so the document is written here, beside it, and held to the server by a
-schemathesis run (``tests/unit/ops/test_ops_schemathesis.py``); ``docs/openapi-ops.json`` is this
+schemathesis run (``tests/unit/ops/test_schemathesis.py``); ``docs/openapi-ops.json`` is this
 document (``python -m hub.ops.openapi > docs/openapi-ops.json``; a test keeps the two equal).
 """
 

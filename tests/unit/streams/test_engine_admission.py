@@ -12,7 +12,7 @@ from hub.core.models import RequestLifecycleEvent
 from hub.core.records import CitizenNotice
 from hub.errors import MAX_ECHO, ContentError
 from hub.wire.deadletter import describe, reason_of
-from tests.unit.test_engine_records import BASE, SETTINGS, decode, feed, step
+from tests.unit.streams.test_engine_records import BASE, SETTINGS, decode, feed, step
 
 
 def refused(event: RequestLifecycleEvent, entry=None) -> ContentError:  # type: ignore[no-untyped-def]

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from hub.core.lifecycle import Status
 from hub.core.models import RequestLifecycleEvent
-from tests.unit.test_engine_records import BASE, SETTINGS, decode, feed
+from tests.unit.streams.test_engine_records import BASE, SETTINGS, decode, feed
 
 
 def test_events_in_the_same_millisecond_follow_the_intake_offset():

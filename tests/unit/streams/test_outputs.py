@@ -11,7 +11,7 @@ from hub.streams.engine import RequestEngine
 from hub.wire.codec import Codec
 from hub.wire.deadletter import Origin
 from hub.wire.registry import MemoryRegistry
-from tests.unit.test_engine_records import BASE, INTAKE, record, step
+from tests.unit.streams.test_engine_records import BASE, INTAKE, record, step
 
 DEFAULT = Settings(citizen_ref_key="k", topic_partitions=3)
 ENGINE = RequestEngine(DEFAULT, Codec(MemoryRegistry(), register=True), catalogue.agencies())

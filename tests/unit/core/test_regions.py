@@ -168,5 +168,5 @@ def test_import_does_no_io() -> None:
         "from hub.core.regions import NIK_KECAMATAN_PREFIXES\n"
         "assert r._data.cache_info().currsize == 1\n"
     )
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]  # the repository
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root, timeout=60)

@@ -3,7 +3,7 @@
 brokers, min.insync < replication, partitions >= worker replicas), and the security set-up is the local
 stack's (hub/dev/kafka_node.py, hub/dev/idp.py): no plaintext listener, every hub process on SASL_SSL with a
 CA file as a principal of the catalogue, its password from a secret file and never from the file itself, the
-provisioning as the admin. The Kubernetes manifests: test_ops_deploy_k8s.py."""
+provisioning as the admin. The Kubernetes manifests: test_deploy_k8s.py."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from hub.connectors.outbox import Outbox
 from tests.unit.connectors.desk import BANJAR, KETAPANG, KK, NIK, auth, desk_client
 from tests.unit.connectors.desk import submission as body
 
-OPENAPI_FILE = Path(__file__).resolve().parents[2] / "docs" / "openapi-village-desk.json"
+OPENAPI_FILE = Path(__file__).resolve().parents[3] / "docs" / "openapi-village-desk.json"
 
 
 @pytest.fixture
