@@ -360,6 +360,7 @@ def apply(
     t: Transition,
     *,
     allow_any_first: bool = False,
+    resubmission_may_overtake: bool = False,
 ) -> Outcome:
     """Fold transition `t` into `state` (None for a request never seen).
 
@@ -372,7 +373,12 @@ def apply(
     * an older event is inserted by `Transition.key` if both new neighbour pairs
       are legal (legality is pairwise, so that re-validates everything it affects);
       otherwise it is rejected as stale/out of order. An event older than the retained
-      history, when some has been dropped, cannot be checked and is rejected too.
+      history, when some has been dropped, cannot be checked and is rejected too;
+    * with `resubmission_may_overtake`, a pair `X -> SUBMITTED` where that SUBMITTED is a
+      resubmission (not the first event) and X is open is not refused: the desk and the agency
+      write separate topics, read independently, so the agency's RETURNED that came before a
+      resubmission may be read after it (or an agency event of the first round after the
+      resubmission); once read, it is placed between them by time and the pair is legal again.
     The resulting status is always that of the greatest `Transition.key` (occurred_at, then the
     order written, then event id).
     """
@@ -393,7 +399,8 @@ def apply(
     if key > last.key:  # the common, in-order case
         if last.status in TERMINAL:
             return _reject(state, f"request is {last.status} (terminal)")
-        if t.status not in _TRANSITIONS[last.status]:
+        if t.status not in _TRANSITIONS[last.status] and not (
+                resubmission_may_overtake and t.status is S.SUBMITTED):
             return _reject(state, f"{last.status} -> {t.status} is not allowed")
         return Outcome(_build(request_id, history + (t,), state.dropped, state, True), True)
 
@@ -411,10 +418,13 @@ def apply(
                                   f"SUBMITTED or RECEIVED")
     else:
         prev = history[i - 1]
-        if t.status not in _TRANSITIONS[prev.status]:
+        overtaken = resubmission_may_overtake and t.status is S.SUBMITTED and prev.status not in TERMINAL
+        if t.status not in _TRANSITIONS[prev.status] and not overtaken:
             return _reject(state, f"{stale} would follow {prev.status}: "
                                   f"{prev.status} -> {t.status} is not allowed")
-    if nxt.status not in _TRANSITIONS[t.status]:
+    overtaking = (resubmission_may_overtake and nxt.status is S.SUBMITTED and i > 0
+                  and t.status not in TERMINAL)
+    if nxt.status not in _TRANSITIONS[t.status] and not overtaking:
         return _reject(state, f"{stale} would precede {nxt.status}: "
                               f"{t.status} -> {nxt.status} is not allowed")
     new_history = history[:i] + (t,) + history[i:]

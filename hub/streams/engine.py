@@ -146,7 +146,10 @@ class RequestEngine:
         # An agency may be a request's first voice: it learns of requests on its own topic, but also at its
         # own counter, and its answer may be read before the desk's submission (no order across topics).
         first_voice = source is not None and source.kind == "agency"
-        outcome = apply(state, record["request_id"], t, allow_any_first=first_voice)
+        # For the same reason a desk's resubmission may be read before the agency's RETURNED that came
+        # before it: it is not refused, and the RETURNED is placed before it once read (fault campaign).
+        outcome = apply(state, record["request_id"], t, allow_any_first=first_voice,
+                        resubmission_may_overtake=True)
         if not outcome.accepted or outcome.state is None:
             raise IllegalTransition(outcome.reason or "not accepted")
         new_state = outcome.state

@@ -369,3 +369,22 @@ def test_replaying_accepted_events_is_rejected_as_duplicate(seq, data):
     out = apply(state, RID, t)
     assert not out.accepted and out.reason == f"duplicate event id {t.event_id}"
     assert out.state is state
+
+
+def test_a_resubmission_may_overtake_only_when_asked_and_never_a_terminal_status():
+    state, _ = fold([tr(1, S.SUBMITTED), tr(2, S.RECEIVED)])
+    assert not apply(state, RID, tr(4, S.SUBMITTED)).accepted  # the strict default
+    late = apply(state, RID, tr(4, S.SUBMITTED), resubmission_may_overtake=True)
+    assert late.accepted and late.state.status is S.SUBMITTED
+    returned = apply(late.state, RID, tr(3, S.RETURNED))  # read last, placed before the resubmission
+    assert returned.accepted and [t.status for t in returned.state.history] == [
+        S.SUBMITTED, S.RECEIVED, S.RETURNED, S.SUBMITTED]
+    ahead, _ = fold([tr(1, S.SUBMITTED), tr(4, S.SUBMITTED)])  # SUBMITTED -> SUBMITTED is legal
+    assert not apply(ahead, RID, tr(2, S.RECEIVED)).accepted
+    assert apply(ahead, RID, tr(2, S.RECEIVED), resubmission_may_overtake=True).accepted
+    assert not apply(ahead, RID, tr(2, S.REJECTED), resubmission_may_overtake=True).accepted  # terminal
+    done, _ = fold([tr(1, S.SUBMITTED), tr(2, S.COMPLETED)])
+    assert not apply(done, RID, tr(3, S.SUBMITTED), resubmission_may_overtake=True).accepted
+    first, _ = fold([tr(2, S.SUBMITTED)])
+    # before the first event nothing is overtaken: RECEIVED -> SUBMITTED stays refused there
+    assert not apply(first, RID, tr(1, S.RECEIVED), resubmission_may_overtake=True).accepted
