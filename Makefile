@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test unit bench faults stack-fetch clean chromium
+.PHONY: demo test lint unit bench faults stack-fetch clean chromium
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
@@ -25,7 +25,14 @@ chromium:
 	  else sudo apt-get install -y -qq chromium; fi; } || \
 	  { echo "Debian's chromium is needed for the browser tests: apt-get install chromium"; exit 1; }
 
-test: $(STAMP) chromium
+# Style and types first (pyproject.toml: ruff's pyflakes, pycodestyle, isort and bugbear; mypy on hub/):
+# `make test`, and so CI, fails on a lint or type error before any test runs.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check hub
+	$(VENV)/bin/ruff check bench tests --select F,I
+	$(VENV)/bin/mypy
+
+test: $(STAMP) chromium lint
 	$(PY) -m pytest
 
 unit: $(STAMP)

@@ -31,7 +31,7 @@ after a restart it fetches the same batch and crashes again, for ever. The patch
 fails on a header key, is read again by aiokafka's own Python batch parser with one change: a key that is
 not UTF-8 becomes the header ``hub_unreadable_header`` whose value is the key's raw bytes. The record
 itself (key, value, the other headers, its offset) is delivered untouched, so the worker dead-letters it
-with reason ``unreadable_record`` (``hub.streams.router.check_readable``) and the partition goes on.
+with reason ``unreadable_record`` (``hub.streams.kafka_io.check_readable``) and the partition goes on.
 Upstream proposal (aiokafka): surface a per-record error the consumer can skip, or hand undecodable
 keys over as bytes, instead of failing the whole fetch.
 """

@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     broker_session_timeout_seconds: float = Field(10.0, ge=6.0, description="how soon a worker that died "
                                                   "without leaving is dropped from the group")
     broker_heartbeat_interval_seconds: float = Field(3.0, gt=0)
+    # Client time-outs (every client the project builds takes them from here).
+    connector_request_timeout_ms: int = Field(15_000, ge=1000, description="how long a connector's producer "
+                                              "waits for the broker to answer a send before it retries (the "
+                                              "event stays in the outbox meanwhile)")
+    admin_request_timeout_ms: int = Field(10_000, ge=1000, description="how long an admin request (topics, "
+                                          "ACLs, quotas, offsets, lag) waits for the broker")
 
     # Lifecycle engine
     table_store: str = Field("memory://", description="faust table store: memory:// (changelog recovery) "
@@ -116,6 +122,12 @@ class Settings(BaseSettings):
                                   "suspension that survives the next apply")
     client_quota_bytes: int = Field(1024 * 1024, ge=1024, description="produce and fetch quota, bytes/s per "
                                     "broker, of each agency, desk, mall and dispatcher principal")
+
+    # Agency connectors (`hub agency run`): how an agency without Kafka hands its status updates over.
+    agency_sql_dsn: SecretStr | None = Field(None, description="(b) a PostgreSQL DSN whose hub_outbox table "
+                                             "the connector polls (a secret: it holds the password)")
+    agency_webhook_secret: SecretStr | None = Field(None, description="(c) whsec_... secret the agency's "
+                                                    "signed HTTP callbacks are checked with")
 
     # Identity of this process on the wire (CloudEvents ce_source).
     source: str = "/hub/worker"
@@ -217,12 +229,13 @@ class Settings(BaseSettings):
 
     @field_validator("kafka_password", "kafka_username", "kafka_ca_file", "registry_username",
                      "registry_password", "registry_ca_file", "access_credentials_dir", "idp_url",
-                     "worker_instance_id", mode="before")
+                     "worker_instance_id", "agency_sql_dsn", "agency_webhook_secret", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
-    @field_serializer("citizen_ref_key", "kafka_password", "registry_password")
+    @field_serializer("citizen_ref_key", "kafka_password", "registry_password", "agency_sql_dsn",
+                      "agency_webhook_secret")
     def _reveal_key(self, value: SecretStr | str | None) -> str:
         # Dumped in clear so ``to_env`` hands the real secret to a child process; repr/str stay masked.
         if value is None:

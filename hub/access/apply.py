@@ -132,7 +132,8 @@ class Access:
 
 
 async def _set_quotas(settings: Settings, values: Mapping[str, int | None]) -> None:
-    admin = AIOKafkaAdminClient(request_timeout_ms=10_000, **kafka_options(settings))
+    admin = AIOKafkaAdminClient(request_timeout_ms=settings.admin_request_timeout_ms,
+                                **kafka_options(settings))
     await admin.start()
     try:
         for principal, value in values.items():

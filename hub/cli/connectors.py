@@ -10,6 +10,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -79,21 +80,20 @@ def simulate(rate: float, duration: float, seed: int, day_seconds: float, no_ano
 def forward(outbox_path: Path, connector: str, chunk: int, until_empty: bool, node: str | None,
             verbose: bool) -> None:
     """Send what a local outbox holds to the hub (store and forward), retrying while Kafka is away."""
-    from hub.connectors.loops import run_until_signalled
-    from hub.connectors.outbox import Forwarder, Outbox
-    from hub.connectors.publisher import Publisher
-
     _logging(verbose)
+    _forward(outbox_path, node=node, connector=connector, chunk=chunk, until_empty=until_empty)
+
+
+def _forward(outbox_path: Path, **options: Any) -> None:
+    """``hub.connectors.outbox.forward_outbox`` until done or signalled, with its tally printed."""
+    from hub.connectors.loops import run_until_signalled
+    from hub.connectors.outbox import forward_outbox
 
     settings = get_settings()
-    topic = settings.desk_intake_topic(node or next(iter(settings.desk_node_prefixes)))
 
     async def go(stopping: asyncio.Event) -> None:
-        with Outbox(outbox_path) as outbox:
-            forwarder = Forwarder(outbox, Publisher(settings, connector, f"/{connector}", topic=topic,
-                                                    request_timeout_ms=15_000), chunk=chunk)
-            sent = await forwarder.run(stopping, until_empty=until_empty)
-            click.echo(f"sent {sent}; waiting {outbox.depth()[0]}")
+        sent, waiting = await forward_outbox(settings, outbox_path, stopping, **options)
+        click.echo(f"sent {sent}; waiting {waiting}")
 
     asyncio.run(run_until_signalled(go))
 
@@ -122,7 +122,7 @@ def csv_import(csv_file: Path, region: str, outbox_path: Path, report: Path | No
     for error in parsed.errors[:20]:
         click.echo(f"  line {error.line}: {error.field}: {error.reason}", err=True)
     if send and parsed.events:
-        forward.main(["--outbox", str(outbox_path), "--until-empty"], standalone_mode=False)
+        _forward(outbox_path, until_empty=True)
     if parsed.errors:
         sys.exit(2)
 
@@ -195,26 +195,27 @@ def agency() -> None:
 @click.argument("code", type=click.Choice(sorted(AGENCY_MODULES)))
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="where the connector keeps its outbox")
-@click.option("--sql-dsn", envvar="HUB_AGENCY_SQL_DSN",
-              help="(b) poll hub_outbox in this PostgreSQL database")
-@click.option("--webhook-port", type=int, help="(c) accept signed HTTP callbacks on this port")
+@click.option("--webhook-port", type=int, help="(c) accept signed HTTP callbacks on this port, checked "
+              "with HUB_AGENCY_WEBHOOK_SECRET")
 @click.option("--webhook-host", default="127.0.0.1", show_default=True)
-@click.option("--webhook-secret", envvar="HUB_AGENCY_WEBHOOK_SECRET", help="whsec_... (Standard Webhooks)")
-def agency_run(code: str, state_dir: Path, sql_dsn: str | None, webhook_port: int | None, webhook_host: str,
-               webhook_secret: str | None) -> None:
+def agency_run(code: str, state_dir: Path, webhook_port: int | None, webhook_host: str) -> None:
     """Run one agency's connector: follow its topic, publish its status updates.
 
-    With neither --sql-dsn nor --webhook-port the connector only follows the topic; agencies using
-    Kafka directly embed ``hub.connectors.<agency>.connector(...)`` in their own code instead.
+    (b) With HUB_AGENCY_SQL_DSN set it also polls that database's hub_outbox; (c) with --webhook-port it
+    accepts signed callbacks. With neither, the connector only follows the topic; agencies using Kafka
+    directly embed ``hub.connectors.<agency>.connector(...)`` in their own code instead.
     """
     import importlib
 
     from hub.connectors.loops import run_until_signalled
     from hub.ops.runtime import start_process_services
 
-    if webhook_port and not webhook_secret:
-        raise click.UsageError("--webhook-port needs --webhook-secret (or HUB_AGENCY_WEBHOOK_SECRET)")
     settings = get_settings()
+    sql_dsn = settings.agency_sql_dsn.get_secret_value() if settings.agency_sql_dsn else None
+    webhook_secret = (settings.agency_webhook_secret.get_secret_value() if settings.agency_webhook_secret
+                      else None)
+    if webhook_port and not webhook_secret:
+        raise click.UsageError("--webhook-port needs HUB_AGENCY_WEBHOOK_SECRET")
     start_process_services(settings, "connector")  # JSON logs, /metrics, /healthz, /readyz
     module = importlib.import_module(f"hub.connectors.{AGENCY_MODULES[code]}")
 

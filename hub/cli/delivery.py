@@ -87,7 +87,7 @@ def subscriptions() -> None:
 @click.option("--mode", type=click.Choice(["standard", "fifo"]), default="standard", show_default=True)
 @click.option("--rate-limit", type=float, help="requests per second at most")
 @click.option("--description", default="")
-@click.option("--secret", envvar="HUB_ENDPOINT_SECRET", help="whsec_... to use (default: a new one)")
+@click.option("--secret", help="whsec_... to use (default: a new one)")
 def subscriptions_add(agency: str, url: str, event_types: tuple[str, ...], service_codes: tuple[str, ...],
                       statuses: tuple[str, ...], regions: tuple[str, ...], mode: str,
                       rate_limit: float | None, description: str, secret: str | None) -> None:

@@ -140,7 +140,7 @@ class AgencyConnector:
         self.outbox = Outbox(Path(state_dir) / f"{profile.connector}.sqlite")
         self.forwarder = Forwarder(self.outbox, Publisher(
             settings, profile.connector, source=profile.source,
-            topic=settings.agency_intake_topic(profile.agency), request_timeout_ms=15_000))
+            topic=settings.agency_intake_topic(profile.agency)))
         # Its consumer group lives under the agency's own prefix (the only groups its principal may use).
         self.follower = (Follower(settings, settings.agency_topic(profile.agency),
                                   f"{agency_group_prefix(profile.agency)}connector.{settings.app_id}",

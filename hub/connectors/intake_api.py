@@ -139,8 +139,7 @@ class DeskService:
         self.outbox = outbox
         self.regions_served = frozenset(regions_served)
         self.forwarder = Forwarder(outbox, Publisher(settings, CONNECTOR, source=f"/{SOURCE_SYSTEM}",
-                                                     topic=settings.desk_intake_topic(node),
-                                                     request_timeout_ms=15_000))
+                                                     topic=settings.desk_intake_topic(node)))
         # The node's principal may only use consumer groups under its own prefix.
         self.follower = (Follower(settings, settings.topic_feed,
                                   f"{desk_group_prefix(node)}feed.{settings.app_id}", self._seen)

@@ -31,6 +31,7 @@ from hub import metrics
 from hub.backoff import RECONNECT_START, Backoff
 from hub.connectors.publisher import Publisher
 from hub.core.models import RequestLifecycleEvent
+from hub.settings import Settings
 from hub.wire import cloudevents as ce
 
 log = logging.getLogger(__name__)
@@ -328,3 +329,16 @@ class Forwarder:
         except Exception as exc:
             log.debug("%s: closing the producer: %r", self.connector, exc)
             await self.publisher.abort()
+
+
+async def forward_outbox(settings: Settings, path: Path, stopping: asyncio.Event | None = None, *,
+                         node: str | None = None, connector: str = "village_desk", chunk: int = 500,
+                         until_empty: bool = False) -> tuple[int, int]:
+    """Send what the outbox at ``path`` holds to the intake topic of desk ``node`` (default: the first of
+    ``settings.desk_nodes``), as ``Forwarder.run`` does; returns (sent, still waiting)."""
+    topic = settings.desk_intake_topic(node or next(iter(settings.desk_node_prefixes)))
+    with Outbox(path) as outbox:
+        publisher = Publisher(settings, connector, f"/{connector}", topic=topic)
+        forwarder = Forwarder(outbox, publisher, chunk=chunk)
+        sent = await forwarder.run(stopping, until_empty=until_empty)
+        return sent, outbox.depth()[0]

@@ -41,14 +41,14 @@ class Publisher:
     """
 
     def __init__(self, settings: Settings, connector: str, source: str, *, topic: str,
-                 codec: Codec | None = None, linger_ms: int = 5, request_timeout_ms: int = 30_000):
+                 codec: Codec | None = None, linger_ms: int = 5, request_timeout_ms: int | None = None):
         self.settings = settings
         self.connector = connector
         self.source = source
         self.codec = codec or Codec(registry(settings))
         self.topic = topic
         self.linger_ms = linger_ms
-        self.request_timeout_ms = request_timeout_ms
+        self.request_timeout_ms = request_timeout_ms or settings.connector_request_timeout_ms
         self._producer: AIOKafkaProducer | None = None
         self._encoder: Encoder | None = None
 
@@ -157,8 +157,12 @@ class Publisher:
 
     async def publish_many(self, events: Iterable[tuple[RequestLifecycleEvent, str | None]]) -> int:
         """Publish a batch (event, source); returns when all are acknowledged, raises the first failure."""
-        outcomes = await self.send_batch([(e, s, None) for e, s in events])
-        for outcome in outcomes:
-            if outcome is not None:
-                raise outcome
-        return len(outcomes)
+        return all_acknowledged(await self.send_batch([(e, s, None) for e, s in events]))
+
+
+def all_acknowledged(outcomes: Sequence[BaseException | None]) -> int:
+    """How many ``send_batch`` outcomes there are, once none is a failure; else raises the first one."""
+    for outcome in outcomes:
+        if outcome is not None:
+            raise outcome
+    return len(outcomes)

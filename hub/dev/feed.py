@@ -25,7 +25,7 @@ from hub.settings import Settings
 from hub.streams import journey, timing
 from hub.streams.engine import RequestEngine, Result
 from hub.streams.entry import JourneyEntry, RequestEntry
-from hub.streams.router import Outgoing
+from hub.streams.kafka_io import Outgoing
 from hub.wire import cloudevents as ce
 from hub.wire.codec import Codec, load_schema
 from hub.wire.deadletter import Origin

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 
 from hub.access.catalogue import agency_principal, desk_principal
 from hub.access.credentials import CredentialStore
-from hub.connectors.publisher import Item, Publisher
+from hub.connectors.publisher import Item, Publisher, all_acknowledged
 from hub.core.models import RequestLifecycleEvent
 from hub.settings import Settings
 from hub.streams.identity import DESK_SYSTEM
@@ -96,11 +96,7 @@ class SourcePublishers:
         await self.publish_many([(event, source)])
 
     async def publish_many(self, events: Iterable[tuple[RequestLifecycleEvent, str | None]]) -> int:
-        outcomes = await self.send_batch([(e, s, None) for e, s in events])
-        for outcome in outcomes:
-            if outcome is not None:
-                raise outcome
-        return len(outcomes)
+        return all_acknowledged(await self.send_batch([(e, s, None) for e, s in events]))
 
     async def stop(self) -> None:
         for publisher in self._publishers.values():

@@ -17,22 +17,27 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from hub import metrics
+from hub.settings import Settings
 
 log = logging.getLogger("hub.ops.lag")
+ADMIN_TIMEOUT_MS: int = Settings.model_fields["admin_request_timeout_ms"].default
 
 
 class LagReader:
     """Reads a consumer group's lag; keep one open and call ``read`` repeatedly."""
 
-    def __init__(self, kafka: dict[str, Any], group: str, topics: Iterable[str]):
+    def __init__(self, kafka: dict[str, Any], group: str, topics: Iterable[str], *,
+                 request_timeout_ms: int = ADMIN_TIMEOUT_MS):
         self.kafka = kafka  # client options (hub.wire.clients.kafka_options)
+        self.request_timeout_ms = request_timeout_ms
         self.group = group
         self.topics = list(topics)
         self._admin: AIOKafkaAdminClient | None = None
         self._consumer: AIOKafkaConsumer | None = None
 
     async def start(self) -> LagReader:
-        self._admin = AIOKafkaAdminClient(request_timeout_ms=10_000, client_id="hub-lag-poller", **self.kafka)
+        self._admin = AIOKafkaAdminClient(request_timeout_ms=self.request_timeout_ms,
+                                          client_id="hub-lag-poller", **self.kafka)
         await self._admin.start()
         self._consumer = AIOKafkaConsumer(group_id=None, enable_auto_commit=False, client_id="hub-lag-poller",
                                           **self.kafka)
@@ -89,8 +94,9 @@ async def read_lag(kafka: dict[str, Any], group: str, topics: Iterable[str]) -> 
 class LagPoller:
     """A daemon thread with its own event loop that refreshes ``hub_consumer_lag`` every ``interval`` s."""
 
-    def __init__(self, kafka: dict[str, Any], group: str, topics: Iterable[str], interval: float = 10.0):
-        self.reader = LagReader(kafka, group, topics)
+    def __init__(self, kafka: dict[str, Any], group: str, topics: Iterable[str], interval: float = 10.0, *,
+                 request_timeout_ms: int = ADMIN_TIMEOUT_MS):
+        self.reader = LagReader(kafka, group, topics, request_timeout_ms=request_timeout_ms)
         self.interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._main, name="hub-lag-poller", daemon=True)

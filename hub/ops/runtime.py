@@ -84,7 +84,8 @@ def start_services(settings: Settings, role: str, *, log_level: str | int = "inf
         poller = None
         if role == "worker":
             poller = LagPoller(kafka_options(settings), settings.app_id, intake_topics(settings),
-                               interval=lag_interval).start()
+                               interval=lag_interval,
+                               request_timeout_ms=settings.admin_request_timeout_ms).start()
         _services = Services(role, app, server, poller)
         log.info("ops services up: role=%s metrics/healthz/readyz port=%s lag poller=%s", role,
                  _services.port or "off", "on" if poller else "off")

@@ -35,7 +35,7 @@ import faust
 from aiokafka.errors import KafkaError
 
 from hub import compat, metrics
-from hub.streams.router import Outgoing
+from hub.streams.kafka_io import Outgoing
 
 log = logging.getLogger("hub.worker")
 MAX_BACKOFF = 30.0

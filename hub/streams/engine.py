@@ -38,8 +38,8 @@ from hub.settings import Settings
 from hub.streams import timing
 from hub.streams.entry import Clock, JourneyEntry, RequestEntry, Seen, Timer, steps
 from hub.streams.identity import check_attributes, check_identity
+from hub.streams.kafka_io import Outgoing, read_record
 from hub.streams.outputs import Outputs
-from hub.streams.router import Outgoing, read_record
 from hub.wire import cloudevents as ce
 from hub.wire.codec import Codec
 from hub.wire.deadletter import Origin

@@ -20,8 +20,8 @@ from hub.errors import UnknownJourney
 from hub.streams import timing
 from hub.streams.engine import Result, rearmed, without
 from hub.streams.entry import JourneyEntry, Timer
+from hub.streams.kafka_io import read_record
 from hub.streams.outputs import Outputs
-from hub.streams.router import read_record
 from hub.wire import cloudevents as ce
 
 

@@ -38,7 +38,7 @@ from hub.core.records import (
 from hub.core.routing import CITIZEN, fan_out_record, minimise_record, purpose
 from hub.settings import Settings
 from hub.streams import timing
-from hub.streams.router import Outgoing
+from hub.streams.kafka_io import Outgoing
 from hub.wire import cloudevents as ce
 from hub.wire.codec import ArrayTailEncoder, Codec, Encoder, SplitEncoder, load_schema
 

@@ -44,7 +44,7 @@ from hub.streams import timing
 from hub.streams.emit import Emitter, OutputRefused
 from hub.streams.engine import RequestEngine, Result
 from hub.streams.entry import JourneyEntry, RequestEntry, decode_journey, decode_request, encode, timers_of
-from hub.streams.router import STAGE, Outgoing, check_outputs, check_readable, check_size, dead_letter
+from hub.streams.kafka_io import STAGE, Outgoing, check_outputs, check_readable, check_size, dead_letter
 from hub.wire import cloudevents as ce
 from hub.wire.clients import registry
 from hub.wire.codec import Codec

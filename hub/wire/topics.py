@@ -133,7 +133,8 @@ def intake_sources(settings: Settings) -> dict[str, IntakeSource]:
 
 async def ensure_topics(settings: Settings, specs: list[TopicSpec], *, timeout: float = 30.0) -> list[str]:
     """Create the topics that do not exist yet; returns the names created."""
-    admin = AIOKafkaAdminClient(request_timeout_ms=10_000, **kafka_options(settings))
+    admin = AIOKafkaAdminClient(request_timeout_ms=settings.admin_request_timeout_ms,
+                                **kafka_options(settings))
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         try:
@@ -161,7 +162,8 @@ async def ensure_topics(settings: Settings, specs: list[TopicSpec], *, timeout: 
 
 async def missing_topics(settings: Settings, names: Iterable[str]) -> list[str]:
     """Those of ``names`` the cluster does not have (or this principal may not see)."""
-    admin = AIOKafkaAdminClient(request_timeout_ms=10_000, **kafka_options(settings))
+    admin = AIOKafkaAdminClient(request_timeout_ms=settings.admin_request_timeout_ms,
+                                **kafka_options(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
 from hub.streams.emit import DeliveryFailed, Emitter
-from hub.streams.router import Outgoing
+from hub.streams.kafka_io import Outgoing
 from hub.wire.clients import kafka_options
 from hub.wire.partitioner import CachedPartitioner
 from hub.wire.topics import TopicSpec, ensure_topics

@@ -72,7 +72,7 @@ def events(draw: st.DrawFn) -> RequestLifecycleEvent:
         base["citizen"] = citizen
     try:
         return RequestLifecycleEvent.model_validate(base)
-    except pydantic.ValidationError:  # the model refuses first (hub.streams.router: schema_mismatch)
+    except pydantic.ValidationError:  # the model refuses first (hub.streams.kafka_io: schema_mismatch)
         assume(False)
         raise
 

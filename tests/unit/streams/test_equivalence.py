@@ -122,7 +122,7 @@ def test_decoded_records_meet_the_models_constraints_exactly():
 
     from hub.core.models import RequestLifecycleEvent
     from hub.dev.simulator import village_requests
-    from hub.streams.router import fits_model
+    from hub.streams.kafka_io import fits_model
 
     base = next(village_requests(1, seed=1)).to_avro()
     variants = [base, {**base, "event_id": ""}, {**base, "event_id": "e" * 128},

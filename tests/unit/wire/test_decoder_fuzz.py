@@ -22,7 +22,7 @@ from hub.core.records import CitizenNotice
 from hub.dev.simulator import village_requests
 from hub.errors import RecordError
 from hub.settings import Settings
-from hub.streams.router import read_event
+from hub.streams.kafka_io import read_event
 from hub.wire import cloudevents as ce
 from hub.wire.codec import Codec, Decoded, load_schema
 from hub.wire.registry import MemoryRegistry

@@ -1,5 +1,5 @@
-"""Shared per-record pieces of the agents, without Faust: reading an intake record, outgoing records,
-dead letters.
+"""Records in and out of the worker, without Faust: reading an intake record, outgoing records and their size
+checks, dead letters.
 
 read: decode (codec) -> CloudEvents headers -> the model's checks on plain data -> key check. The request
 engine (``hub.streams.engine``) does the rest; the worker (``hub.streams.worker``) only moves records in and
