@@ -83,9 +83,12 @@ class Settings(BaseSettings):
     worker_instance_id: str | None = Field(None, description="static group membership (group.instance.id), "
                                            "e.g. the pod name of a StatefulSet: a restarted worker takes its "
                                            "partitions back at once, without a rebalance")
-    broker_session_timeout_seconds: float = Field(10.0, ge=6.0, description="how soon a worker that died "
-                                                  "without leaving is dropped from the group")
-    broker_heartbeat_interval_seconds: float = Field(3.0, gt=0)
+    broker_session_timeout_seconds: float = Field(8.0, ge=6.0, description="how soon a worker that died "
+                                                  "without leaving is dropped from the group: failover is "
+                                                  "this plus a rebalance and the table's recovery (fault "
+                                                  "campaign: 10 s gave 13.8-15.8 s)")
+    broker_heartbeat_interval_seconds: float = Field(2.0, gt=0, description="at most a third of the "
+                                                     "session timeout")
     # Client time-outs (every client the project builds takes them from here).
     connector_request_timeout_ms: int = Field(15_000, ge=1000, description="how long a connector's producer "
                                               "waits for the broker to answer a send before it retries (the "
