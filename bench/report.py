@@ -283,8 +283,7 @@ def markdown(results: dict) -> str:
 
         lines += delivery_markdown(results["delivery"])
     if results.get("mall"):
-        lines += ["## Service mall", "", "See `latest.json` (`mall`): view apply rate, API p99, SSE fan-out.",
-                  ""]
+        lines += _mall(results["mall"])
     if results.get("skipped"):
         lines += (["## Skipped (reported, not a failure)", ""]
                   + [f"- {k}: {v}" for k, v in results["skipped"].items()] + [""])
@@ -302,3 +301,21 @@ def write(results: dict, out: Path) -> tuple[Path, Path]:
     tmp.replace(j)
     m.write_text(markdown(results))
     return j, m
+
+
+def _mall(m: dict) -> list[str]:
+    """The service mall's phase (``bench.mall``): the view's apply rate per store, status look-ups, SSE."""
+    lines = ["## Service mall (`hub mall serve`)", "",
+             "| view store | feed events/s applied | records/s | batch |", "|---|---|---|---|"]
+    for store, a in (m.get("apply") or {}).items():
+        lines.append(f"| {store} | {a['feed_events_per_s']:,} | {a['records_per_s']:,} | {a['batch']} |")
+    if (api := m.get("api_status_lookups")):
+        lines += ["", f"Status look-ups (`GET /v1/requests/{{id}}`), {api['clients']} clients at "
+                      f"{api['offered_per_s']:.0f}/s offered: {api['achieved_per_s']}/s, "
+                      f"p50 {api['p50_ms']} ms, p99 {api['p99_ms']} ms, {api['errors']} errors."]
+    if (sse := m.get("sse")):
+        lines += ["", f"Live stream (`GET /v1/stream`): {sse['connected']}/{sse['clients']} clients, "
+                      f"{sse['clients_with_every_event']} received every one of {sse['events']} feed events "
+                      f"({sse['feed_events_per_s']}/s); feed -> client p50 {sse['p50_ms']} ms, "
+                      f"p99 {sse['p99_ms']} ms."]
+    return [*lines, ""]
