@@ -6,7 +6,9 @@ per key, and per partition, in offset order): decodes and decides (``hub.streams
 ``hub.streams.journey``) on the key's working entry -- read from the table once per key and batch --, checks
 every output fits, hands the outputs to the producer (``hub.streams.emit``), and moves the key's timers;
 then writes each changed key to its table once. Records the engine refuses are dead-lettered with their
-reason; transient failures (registry, broker) are retried with back-off (``hub.backoff``), never dropped.
+reason; transient failures (registry, broker) are retried with back-off (``hub.backoff``), never dropped. A
+writer schema the codec has not cached yet is fetched in a thread (``Codec.unresolved`` / ``prefetch``): a
+slow or frozen registry holds the batch (order is kept), never the event loop with its heartbeats and ticks.
 
 At-least-once, exactly as before batches: Faust acknowledges the batch's events only after :meth:`process`
 returns (``Stream.take_events`` acks after the consumer asks for the next batch), and it flushes the producer
