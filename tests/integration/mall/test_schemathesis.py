@@ -4,9 +4,6 @@ engine-generated traffic): whatever it sends, signed in as a manager or not at a
 
 from __future__ import annotations
 
-import asyncio
-import threading
-
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -16,6 +13,7 @@ from hub.mall.api import openapi
 from hub.mall.auth import StaffDirectory, digest
 from hub.mall.service import MallService
 from hub.settings import Settings
+from tests.support.threaded import serve
 from tests.unit.mall.conftest import NOW, SETTINGS, decode
 
 TOKEN = "schemathesis-manager-token"
@@ -27,25 +25,16 @@ def mall_url(tmp_path_factory):
     items = decode(traffic(SETTINGS, seed=3, rate=8.0, duration=10.0, backlog=6, journeys=2, now=NOW))
     config = Settings(**{**SETTINGS.model_dump(), "mall_port": 0, "metrics_port": 0,
                          "mall_database": f"sqlite:{tmp_path_factory.mktemp('st') / 'mall.sqlite'}"})
-    ready, holder = threading.Event(), {}
 
-    async def main() -> None:
+    async def start():
         staff = StaffDirectory([{"name": "m", "role": "manager", "token_sha256": digest(TOKEN)}])
         service = MallService(config, staff=staff, follow=False)
         await service.start()
         await service.store.apply(items, {})
-        stop = asyncio.Event()
-        holder.update(url=service.url, stop=stop, loop=asyncio.get_running_loop())
-        ready.set()
-        await stop.wait()
-        await service.stop()
+        return service.url, service.stop
 
-    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
-    thread.start()
-    assert ready.wait(60)
-    yield holder["url"]
-    holder["loop"].call_soon_threadsafe(holder["stop"].set)
-    thread.join(30)
+    with serve(start) as url:
+        yield url
 
 
 @schema.parametrize()

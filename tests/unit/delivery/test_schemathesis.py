@@ -4,10 +4,8 @@ a delivery to it): whatever it sends, as the admin, as an agency or with no toke
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -23,6 +21,7 @@ from hub.delivery.store import open_store
 from hub.delivery.tokens import ApiTokens
 from hub.http.server import ApiServer
 from hub.settings import Settings
+from tests.support.threaded import serve
 
 TOKENS = {"admin": "admin-" + "a" * 30, "dukcapil": "dukcapil-" + "d" * 30}
 schema = schemathesis.openapi.from_dict(openapi())
@@ -34,9 +33,8 @@ def admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     config = Settings(delivery_store=f"sqlite:///{folder}/delivery.sqlite", worker_data_dir=folder,
                       delivery_allow_http=True, delivery_allow_private_networks=True,
                       delivery_verify_timeout_seconds=1.0, metrics_port=0)
-    ready, holder = threading.Event(), {}
 
-    async def main() -> None:
+    async def start() -> tuple[str, Callable[[], Awaitable[None]]]:
         store = open_store(config)
         await store.open()
         secret = generate_secret()
@@ -50,20 +48,16 @@ def admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                                         "agency.dukcapil.v1", 0, 0, State.EXHAUSTED, attempts=10,
                                         created_at=now, updated_at=now)])
         server = await ApiServer(create_app(store, config, ApiTokens(TOKENS))).start()
-        stop = asyncio.Event()
-        holder.update(url=server.url, stop=stop, loop=asyncio.get_running_loop())
-        ready.set()
-        await stop.wait()
-        await server.stop()
-        await receiver.stop()
-        await store.close()
 
-    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
-    thread.start()
-    assert ready.wait(60)
-    yield holder["url"]
-    holder["loop"].call_soon_threadsafe(holder["stop"].set)
-    thread.join(30)
+        async def stop() -> None:
+            await server.stop()
+            await receiver.stop()
+            await store.close()
+
+        return server.url, stop
+
+    with serve(start) as url:
+        yield url
 
 
 @schema.parametrize()
