@@ -1,13 +1,12 @@
 """A server that lives on its own event loop in a thread, for synchronous tests (schemathesis calls over
-real HTTP from the test's thread): ``serve`` starts it and hands back its URL; it stops when the ``with``
+real HTTP from the test's thread): ``with ThreadedServer(start) as url`` starts it; it stops when the ``with``
 block ends."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 
 #: ``start()`` runs on the thread's loop: it starts whatever the test needs and returns the URL to call and
 #: a coroutine function that stops it all again.
@@ -40,8 +39,3 @@ class ThreadedServer:
         self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(30)
 
-
-@contextmanager
-def serve(start: Start) -> Iterator[str]:
-    with ThreadedServer(start) as url:
-        yield url

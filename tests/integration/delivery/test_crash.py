@@ -33,8 +33,8 @@ async def test_kill_9_mid_retries_then_restart_loses_nothing_and_repeats_no_even
     first, second = events[:20], events[20:]
 
     def dispatcher(n: int) -> WorkerProcess:
-        process = WorkerProcess(as_dispatcher(settings).to_env(), tmp_path / f"deliver-{n}.log", name=f"dispatcher {n}",
-                                command=("deliver",))
+        process = WorkerProcess(as_dispatcher(settings).to_env(), tmp_path / f"deliver-{n}.log",
+                                name=f"dispatcher {n}", command=("deliver",))
         process.start().wait_ready()
         return process
 

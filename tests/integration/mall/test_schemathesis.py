@@ -13,7 +13,7 @@ from hub.mall.api import openapi
 from hub.mall.auth import StaffDirectory, digest
 from hub.mall.service import MallService
 from hub.settings import Settings
-from tests.support.threaded import serve
+from tests.support.threaded import ThreadedServer
 from tests.unit.mall.conftest import NOW, SETTINGS, decode
 
 TOKEN = "schemathesis-manager-token"
@@ -33,7 +33,7 @@ def mall_url(tmp_path_factory):
         await service.store.apply(items, {})
         return service.url, service.stop
 
-    with serve(start) as url:
+    with ThreadedServer(start) as url:
         yield url
 
 

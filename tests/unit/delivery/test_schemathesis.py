@@ -21,7 +21,7 @@ from hub.delivery.store import open_store
 from hub.delivery.tokens import ApiTokens
 from hub.http.server import ApiServer
 from hub.settings import Settings
-from tests.support.threaded import serve
+from tests.support.threaded import ThreadedServer
 
 TOKENS = {"admin": "admin-" + "a" * 30, "dukcapil": "dukcapil-" + "d" * 30}
 schema = schemathesis.openapi.from_dict(openapi())
@@ -56,7 +56,7 @@ def admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
         return server.url, stop
 
-    with serve(start) as url:
+    with ThreadedServer(start) as url:
         yield url
 
 
