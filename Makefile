@@ -25,11 +25,11 @@ chromium:
 	  else sudo apt-get install -y -qq chromium; fi; } || \
 	  { echo "Debian's chromium is needed for the browser tests: apt-get install chromium"; exit 1; }
 
-# Style and types first (pyproject.toml: ruff's pyflakes, pycodestyle, isort and bugbear; mypy on hub/):
+# Style and types first (pyproject.toml: ruff's pyflakes, pycodestyle, isort and bugbear on the whole tree;
+# mypy on hub/):
 # `make test`, and so CI, fails on a lint or type error before any test runs.
 lint: $(STAMP)
-	$(VENV)/bin/ruff check hub
-	$(VENV)/bin/ruff check bench tests --select F,I
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
 test: $(STAMP) chromium lint

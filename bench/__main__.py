@@ -217,7 +217,8 @@ def _stack_sections(run: Run, workdir: Path) -> None:
             if run.fits(120):
                 from bench.delivery import delivery_bench
 
-                R["delivery"] = run.section("push delivery (hub deliver)", delivery_bench, stack, cfg, workdir)
+                R["delivery"] = run.section("push delivery (hub deliver)", delivery_bench, stack, cfg,
+                                            workdir)
             else:
                 run.skip("delivery")
     finally:

@@ -91,7 +91,7 @@ def router_bench(n: int) -> dict:
     stages["model from_avro (pydantic)"] = _per_call_us(RequestLifecycleEvent.from_avro,
                                                         [d.record for d in decoded], 3)
     stages["admit (validation)"] = _per_call_us(admit, models, 3)
-    pairs = list(zip(models, services))
+    pairs = list(zip(models, services, strict=True))
     stages["route + minimise"] = _per_call_us(
         lambda p: route(p[0], p[1], agency_topic=settings.agency_topic, feed_topic=settings.topic_feed),
         pairs, 3)

@@ -73,7 +73,8 @@ def _apply_latency(states: dict[str, RequestState], index: DeadlineIndex, sample
     lat = []
     clock = time.perf_counter_ns
     for k, rid in enumerate(keys):
-        t = Transition(_event_id(10**7 + k, 99), Status.IN_PROCESS, datetime(2026, 6, 1, tzinfo=UTC), "diproses")
+        t = Transition(_event_id(10**7 + k, 99), Status.IN_PROCESS, datetime(2026, 6, 1, tzinfo=UTC),
+                       "diproses")
         t0 = clock()
         outcome = apply(states.get(rid), rid, t)
         if outcome.accepted:

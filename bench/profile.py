@@ -88,7 +88,8 @@ class PySpy:
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self.proc = await asyncio.create_subprocess_exec(
             exe, "record", "-p", str(self.pid), "-d", str(int(self.max_seconds)), "-r", str(self.rate),
-            "--gil", "-f", "raw", "-o", str(self.out), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+            "--gil", "-f", "raw", "-o", str(self.out),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         return self
 
     async def stop(self) -> dict:

@@ -21,7 +21,8 @@ _new_loop = asyncio.new_event_loop
 
 def _logged_new_loop():  # type: ignore[no-untyped-def]
     loop = _new_loop()
-    print(f"bench.worker: event loop {type(loop).__module__}.{type(loop).__name__}", file=sys.stderr, flush=True)
+    print(f"bench.worker: event loop {type(loop).__module__}.{type(loop).__name__}",
+          file=sys.stderr, flush=True)
     return loop
 
 

@@ -53,7 +53,8 @@ def make_settings(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -
         n = next(_counter)
         values: dict[str, object] = dict(
             topic_partitions=3, metrics_port=0, app_id=f"hub-test-{n}",
-            topic_intake_desk=f"t{n}.intake.desa.{{node}}.v1", topic_intake_agency=f"t{n}.intake.agency.{{agency}}.v1",
+            topic_intake_desk=f"t{n}.intake.desa.{{node}}.v1",
+            topic_intake_agency=f"t{n}.intake.agency.{{agency}}.v1",
             topic_feed=f"t{n}.mpp.feed.v1", topic_dlq=f"t{n}.hub.dlq.v1",
             topic_lifecycle=f"t{n}.hub.lifecycle.v1", topic_notify=f"t{n}.citizen.notify.v1",
             topic_audit=f"t{n}.hub.audit.v1", topic_sla=f"t{n}.hub.sla.v1",
@@ -79,12 +80,13 @@ def as_principal(stack: LocalStack) -> Callable[[Settings, str], Settings]:
 @pytest.fixture
 def start_worker(tmp_path: Path, as_principal: Callable[[Settings, str], Settings]
                  ) -> Iterator[Callable[..., WorkerProcess]]:
-    """Start ``hub worker`` processes (as ``hub-worker``) for given settings; all are stopped after the test."""
+    """Start ``hub worker`` processes (as ``hub-worker``) for given settings;
+    all are stopped after the test."""
     started: list[WorkerProcess] = []
 
     def start(settings: Settings, name: str = "worker") -> WorkerProcess:
-        worker = WorkerProcess(as_principal(settings, WORKER).to_env(), tmp_path / f"{name}-{len(started)}.log",
-                               name=name)
+        worker = WorkerProcess(as_principal(settings, WORKER).to_env(),
+                               tmp_path / f"{name}-{len(started)}.log", name=name)
         started.append(worker)
         worker.start().wait_ready()
         return worker

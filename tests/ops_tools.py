@@ -44,7 +44,8 @@ def exported_sample_names(registry: CollectorRegistry = REGISTRY) -> set[str]:
     names = set()
     for collector in list(registry._collector_to_names):  # noqa: SLF001 - describe() is the public view
         for family in (collector.describe() if hasattr(collector, "describe") else collector.collect()):
-            suffixes = {"counter": ["_total", "_created"], "histogram": ["_bucket", "_sum", "_count", "_created"],
+            suffixes = {"counter": ["_total", "_created"],
+                        "histogram": ["_bucket", "_sum", "_count", "_created"],
                         "summary": ["", "_sum", "_count", "_created"], "info": ["_info"],
                         "gaugehistogram": ["_bucket", "_gsum", "_gcount"]}
             names.update(family.name + s for s in suffixes.get(family.type, [""]))
@@ -73,10 +74,12 @@ async def group_assignment(settings, group: str) -> dict[str, set[tuple[str, int
         await admin.close()
     members: dict[str, set[tuple[str, int]]] = {}
     for described in response.groups:
-        for member in described[5]:  # (member_id, [instance id,] client_id, client_host, metadata, assignment)
+        # (member_id, [instance id,] client_id, client_host, metadata, assignment)
+        for member in described[5]:
             member_id, assignment = member[0], member[-1]
             decoded = ConsumerProtocolMemberAssignment.decode(assignment) if assignment else None
-            parts = {(topic, p) for topic, partitions in (decoded.assignment if decoded else []) for p in partitions}
+            parts = {(topic, p) for topic, partitions in (decoded.assignment if decoded else [])
+                     for p in partitions}
             members[member_id] = parts
     return members
 

@@ -44,7 +44,8 @@ def test_the_tolerant_reader_hands_over_every_record_and_marks_the_unreadable_ke
         batch = records.next_batch()
         assert batch.validate_crc()
         seen += [(r.offset, r.key, r.value, list(r.headers)) for r in batch]
-    assert [s[:3] for s in seen] == [(0, b"k0", b"v0"), (1, b"k1", b"v1"), (2, b"k2", b"v2"), (3, b"k3", b"v3")]
+    assert [s[:3] for s in seen] == [(0, b"k0", b"v0"), (1, b"k1", b"v1"), (2, b"k2", b"v2"),
+                                     (3, b"k3", b"v3")]
     assert seen[1][3] == [(UNREADABLE_HEADER, b"ce_\xff\xfe"), ("ce_id", b"1")]
     assert seen[0][3] == [("ce_id", b"0")] and seen[2][3] == [("ce_id", b"2")]
 
@@ -52,5 +53,6 @@ def test_the_tolerant_reader_hands_over_every_record_and_marks_the_unreadable_ke
 def test_a_healthy_batch_reads_as_before():
     data = log_entry(batch_bytes([(b"a", b"b", [("h", b"v")])]))
     native = [(r.offset, r.key, r.value, tuple(r.headers)) for r in MemoryRecords(data).next_batch()]
-    tolerant = [(r.offset, r.key, r.value, tuple(r.headers)) for r in TolerantMemoryRecords(data).next_batch()]
+    tolerant = [(r.offset, r.key, r.value, tuple(r.headers))
+                for r in TolerantMemoryRecords(data).next_batch()]
     assert native == tolerant == [(0, b"a", b"b", (("h", b"v"),))]

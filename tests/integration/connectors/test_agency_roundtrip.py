@@ -26,8 +26,8 @@ from hub.wire.tail import collect
 MODULES = [dukcapil, pln, pudam, bpjs]
 SERVICE = {"dukcapil": "DUKCAPIL_AKTA_KELAHIRAN", "pln": "PLN_PASANG_BARU_TANPA_PERLUASAN",
            "pudam": "PUDAM_SAMBUNGAN_BARU", "bpjs_kesehatan": "BPJS_KESEHATAN_GANTI_FASKES"}
-ANSWER = {"dukcapil": ("TTE", "APPROVED"), "pln": ("SURVEY", "IN_PROCESS"), "pudam": ("TAGIHAN", "WAITING_EXTERNAL"),
-          "bpjs_kesehatan": ("VERIF", "VERIFIED")}
+ANSWER = {"dukcapil": ("TTE", "APPROVED"), "pln": ("SURVEY", "IN_PROCESS"),
+          "pudam": ("TAGIHAN", "WAITING_EXTERNAL"), "bpjs_kesehatan": ("VERIF", "VERIFIED")}
 
 
 # -- helpers -----------------------------------------------------------------------------------------
@@ -43,10 +43,11 @@ def _as_agency(as_principal, settings, module):
 async def _route_requests(settings, seed: int) -> dict[str, RequestLifecycleEvent]:
     """One request per agency on its agency topic, as the hub worker would have routed it."""
     requests = {}
-    for module, base in zip(MODULES, village_requests(len(MODULES), seed=seed)):
+    for module, base in zip(MODULES, village_requests(len(MODULES), seed=seed), strict=True):
         agency = module.PROFILE.agency
         event = base.model_copy(update={"service_code": SERVICE[agency], "agency": agency})
-        async with Publisher(settings, "test", "/smart-kampung/test", topic=settings.agency_topic(agency)) as p:
+        async with Publisher(settings, "test", "/smart-kampung/test",
+                             topic=settings.agency_topic(agency)) as p:
             await p.publish(event)
         requests[agency] = event
     return requests
@@ -98,7 +99,8 @@ async def test_kafka_client_style_round_trip(make_settings, tmp_path, as_princip
 
     connectors_by_agency = {}
     for module in MODULES:
-        c = module.connector(_as_agency(as_principal, settings, module), tmp_path, on_request=handler_for(module))
+        c = module.connector(_as_agency(as_principal, settings, module), tmp_path,
+                             on_request=handler_for(module))
         connectors_by_agency[module.PROFILE.agency] = c
         connectors.append(await c.start())
     try:
@@ -127,25 +129,27 @@ async def test_sql_outbox_style_round_trip(make_settings, tmp_path, postgres, as
         started.append((module, connector, poller, stopping, asyncio.create_task(poller.run(stopping)), dsn))
     try:
         requests = await _route_requests(settings, seed=42)
-        for module, connector, poller, stopping, task, dsn in started:
+        for module, _connector, _poller, _stopping, _task, dsn in started:
             agency = module.PROFILE.agency
             db = await asyncpg.connect(dsn)
             try:
-                async def arrived() -> bool:
+                async def arrived(db=db) -> bool:
                     return await db.fetchval("SELECT count(*) FROM hub_inbox") == 1
                 await _until(arrived)
                 inbox = await db.fetchrow("SELECT * FROM hub_inbox")
                 assert inbox["request_id"] == requests[agency].request_id
                 assert json.loads(inbox["citizen"])  # the fields the service needs reached the agency
                 async with db.transaction():  # the agency's business write + outbox row, atomically
-                    await db.execute("CREATE TABLE IF NOT EXISTS permohonan (id text PRIMARY KEY, status text)")
-                    await db.execute("INSERT INTO permohonan VALUES ($1, $2)", inbox["request_id"], ANSWER[agency][0])
+                    await db.execute("CREATE TABLE IF NOT EXISTS permohonan "
+                                     "(id text PRIMARY KEY, status text)")
+                    await db.execute("INSERT INTO permohonan VALUES ($1, $2)",
+                                     inbox["request_id"], ANSWER[agency][0])
                     await db.execute("INSERT INTO hub_outbox (request_id, native_status) VALUES ($1, $2)",
                                      inbox["request_id"], ANSWER[agency][0])
-                    await db.execute("INSERT INTO hub_outbox (request_id, native_status) VALUES ($1, 'MELEDAK')",
-                                     inbox["request_id"])
+                    await db.execute("INSERT INTO hub_outbox (request_id, native_status) "
+                                     "VALUES ($1, 'MELEDAK')", inbox["request_id"])
 
-                async def marked() -> bool:
+                async def marked(db=db) -> bool:
                     return await db.fetchval("SELECT count(*) FROM hub_outbox WHERE published_at IS NOT NULL "
                                              "OR error IS NOT NULL") == 2
                 await _until(marked)
@@ -174,7 +178,7 @@ async def test_http_callback_style_round_trip(make_settings, tmp_path, as_princi
         requests = await _route_requests(settings, seed=43)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
             for agency, connector in connectors.items():
-                async def seen() -> bool:
+                async def seen(connector=connector, agency=agency) -> bool:
                     return bool(connector.known(requests[agency].request_id))
                 await _until(seen)
                 body = _update(agency, requests[agency]).model_dump_json(exclude={"update_id"}).encode()

@@ -45,13 +45,16 @@ async def test_desk_submits_through_its_outbox_and_reads_status_from_the_feed(ma
 
             # The hub's feed carries the agency's answer (as the worker would publish it).
             own = outbox.events_of(submitted["request_id"])[0][0]
-            answer = own.model_copy(update={"event_id": "siak-1", "status": Status.IN_PROCESS, "citizen": None,
+            answer = own.model_copy(update={"event_id": "siak-1", "status": Status.IN_PROCESS,
+                                            "citizen": None,
                                             "native_status": "REKAM", "source_system": "siak-dukcapil",
                                             "occurred_at": own.occurred_at + timedelta(seconds=1)})
-            async with Publisher(settings, "test", "/agency/dukcapil/siak-dukcapil", topic=settings.topic_feed) as p:
+            async with Publisher(settings, "test", "/agency/dukcapil/siak-dukcapil",
+                                 topic=settings.topic_feed) as p:
                 await p.publish(answer)
             end = time.monotonic() + 60
-            while (status := (await http.get(f"/v1/requests/{submitted['request_id']}")).json())["status"] != "IN_PROCESS":
+            while (status := (await http.get(f"/v1/requests/{submitted['request_id']}")).json()
+                   )["status"] != "IN_PROCESS":
                 assert time.monotonic() < end, status
                 await asyncio.sleep(0.2)
             assert [h["status"] for h in status["history"]] == ["SUBMITTED", "IN_PROCESS"]

@@ -72,7 +72,8 @@ async def test_events_kept_while_the_broker_is_down_are_sent_in_order_when_it_re
     box = Outbox(tmp_path / "outbox.sqlite")
 
     def forwarder() -> Forwarder:
-        return Forwarder(box, Publisher(desk, "test_outage", "/test", topic=desk.desk_intake_topic("banyuwangi"),
+        return Forwarder(box, Publisher(desk, "test_outage", "/test",
+                                        topic=desk.desk_intake_topic("banyuwangi"),
                                         request_timeout_ms=5000),
                          chunk=50, idle_poll_s=0.2, max_backoff_s=1.0, grace_s=2.0)
 

@@ -40,7 +40,8 @@ class Traffic:
         events = list(events)
         self.submitted += [e for e, _ in events]
         # each village desk and agency on its own intake topic, as its own principal
-        async with SourcePublishers(self.settings, store_of(self.settings), connector="mall-test") as publisher:
+        async with SourcePublishers(self.settings, store_of(self.settings),
+                                    connector="mall-test") as publisher:
             await publisher.publish_many(events)
 
     async def items(self) -> list[Item]:

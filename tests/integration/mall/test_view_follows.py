@@ -32,7 +32,8 @@ async def test_view_equals_the_replay_after_a_kill_in_the_middle(mall_traffic, t
     half = len(events) // 2
 
     def start() -> WorkerProcess:
-        process = WorkerProcess(settings.to_env(), tmp_path / "mall.log", name="mall", command=("mall", "serve"))
+        process = WorkerProcess(settings.to_env(), tmp_path / "mall.log", name="mall",
+                                command=("mall", "serve"))
         process.start().wait_ready(marker="readiness: ready (view caught up)")
         return process
 

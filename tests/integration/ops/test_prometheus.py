@@ -56,14 +56,17 @@ def value(result: list[dict]) -> float:
     return float(result[0]["value"][1]) if result else 0.0
 
 
-async def test_a_real_prometheus_scrapes_a_worker_and_sees_throughput_rise(make_settings, start_worker, tmp_path,
-                                                                     as_principal):
+async def test_a_real_prometheus_scrapes_a_worker_and_sees_throughput_rise(make_settings, start_worker,
+                                                                           tmp_path, as_principal):
     settings = make_settings(metrics_port=free_port())
     start_worker(settings)
     target = f"127.0.0.1:{settings.metrics_port}"
-    with LocalPrometheus(tmp_path / "prom", {"hub-worker": [target]}, rule_files=[PROM_DIR / "alerts.yml"]) as prom:
-        wait_for(lambda: prom.targets_health().get(f"http://{target}/metrics") == "up", "the worker target up")
-        total = f'sum(hub_events_in_total{{job="hub-worker",topic="{settings.desk_intake_topic("banyuwangi")}"}})'
+    with LocalPrometheus(tmp_path / "prom", {"hub-worker": [target]},
+                         rule_files=[PROM_DIR / "alerts.yml"]) as prom:
+        wait_for(lambda: prom.targets_health().get(f"http://{target}/metrics") == "up",
+                 "the worker target up")
+        total = ('sum(hub_events_in_total{job="hub-worker",'
+                 f'topic="{settings.desk_intake_topic("banyuwangi")}"}})')
         routed = f'sum(hub_events_out_total{{job="hub-worker",topic="{settings.topic_feed}"}})'
         events = list(village_requests(120, seed=31))
         seen = []
@@ -72,11 +75,14 @@ async def test_a_real_prometheus_scrapes_a_worker_and_sees_throughput_rise(make_
                 await desk.submit_many(batch)
             expected = len(batch) + (seen[-1] if seen else 0)
             seen.append(value(await asyncio.to_thread(
-                wait_for, lambda: [r for r in prom.query(total) if float(r["value"][1]) >= expected] or None,
+                wait_for,
+                lambda expected=expected: (
+                    [r for r in prom.query(total) if float(r["value"][1]) >= expected] or None),
                 f"{total} >= {expected}")))
         assert seen[0] >= 60 and seen[1] > seen[0]  # the throughput series rises
         assert value(prom.query(f"{routed}")) >= 120  # and fans out to the service mall's feed
-        rate = f'sum(rate(hub_events_in_total{{job="hub-worker",topic="{settings.desk_intake_topic("banyuwangi")}"}}[30s]))'
+        rate = ('sum(rate(hub_events_in_total{job="hub-worker",'
+                f'topic="{settings.desk_intake_topic("banyuwangi")}"}}[30s]))')
         assert await asyncio.to_thread(wait_for, lambda: value(prom.query(rate)) > 0, f"{rate} > 0")
         assert value(prom.query('up{job="hub-worker"}')) == 1
 
@@ -88,4 +94,5 @@ async def test_a_real_prometheus_scrapes_a_worker_and_sees_throughput_rise(make_
                 expr = re.sub(r'\$\w+', ".*", expr)
                 prom.query(expr)  # raises on a syntax error
         [throughput] = [p for p in dashboard["panels"] if p["title"] == "Throughput in / out"]
-        assert prom.query(re.sub(r'\$\w+', ".*", throughput["targets"][0]["expr"].replace("$__rate_interval", "1m")))
+        assert prom.query(re.sub(r'\$\w+', ".*",
+                                 throughput["targets"][0]["expr"].replace("$__rate_interval", "1m")))

@@ -27,8 +27,8 @@ async def stable_assignment(settings, members: int, timeout: float = 120.0):  # 
     raise AssertionError(f"the group never settled on {members} members with partitions each: {found}")
 
 
-async def test_two_workers_share_the_partitions_and_process_every_event_once(make_settings, start_worker, capsys,
-                                                                          as_principal):
+async def test_two_workers_share_the_partitions_and_process_every_event_once(make_settings, start_worker,
+                                                                          capsys, as_principal):
     settings = make_settings(topic_partitions=4)
     first = start_worker(settings, name="worker-a")
     second = start_worker(settings, name="worker-b")  # both up before publishing: no rebalance mid-stream

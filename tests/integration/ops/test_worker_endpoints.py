@@ -53,4 +53,5 @@ async def test_worker_health_readiness_lag_metric_and_json_logs(make_settings, s
             pass
     assert parsed and any(entry.get("logger", "").startswith("faust") for entry in parsed), \
         "Faust's log is not JSON"
-    assert len(parsed) >= 0.9 * len(lines), f"{len(lines) - len(parsed)} of {len(lines)} log lines are not JSON"
+    assert len(parsed) >= 0.9 * len(lines), \
+        f"{len(lines) - len(parsed)} of {len(lines)} log lines are not JSON"

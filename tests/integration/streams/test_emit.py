@@ -84,7 +84,8 @@ async def test_records_for_a_topic_not_there_yet_wait_and_then_arrive_once(make_
                                 request_timeout_ms=1000)  # how long a send waits for the topic's metadata
     await producer.start()
     emitter = Emitter(_App(producer))  # type: ignore[arg-type]
-    outs = [Outgoing(late, "test", b"SK-1", f"v{i}".encode(), [("ce_id", f"e{i}".encode())]) for i in range(3)]
+    outs = [Outgoing(late, "test", b"SK-1", f"v{i}".encode(), [("ce_id", f"e{i}".encode())])
+            for i in range(3)]
     try:
         sending = asyncio.create_task(emitter.send_patiently(outs, "intake[0]@7"))
         await asyncio.sleep(3)

@@ -73,7 +73,8 @@ async def test_bad_records_go_to_the_dead_letter_topic_and_the_stream_goes_on(ma
     intake = settings.desk_intake_topic("banyuwangi")
     good_before, bad_service, bad_nik, good_after = village_requests(4, seed=11)
     bad_service = bad_service.model_copy(update={"service_code": "NO_SUCH_SERVICE"})
-    bad_nik = bad_nik.model_copy(update={"citizen": bad_nik.citizen.model_copy(update={"nik": "3510991234560001"})})
+    bad_nik = bad_nik.model_copy(
+        update={"citizen": bad_nik.citizen.model_copy(update={"nik": "3510991234560001"})})
     headers = ce.to_headers(ce.CloudEvent("x-1", "/test", "test", "X", datetime.now(UTC)))
 
     async with Publisher(desk, "test", "/smart-kampung", topic=intake) as publisher:

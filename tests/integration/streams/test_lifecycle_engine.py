@@ -56,7 +56,8 @@ def dedup(records: Iterable[Record]) -> tuple[dict[tuple[str, str, str], Record]
     return first, sum(c - 1 for c in counts.values())
 
 
-def later(event: RequestLifecycleEvent, status: Status, at: datetime, **extra: object) -> RequestLifecycleEvent:
+def later(event: RequestLifecycleEvent, status: Status, at: datetime,
+          **extra: object) -> RequestLifecycleEvent:
     return event.model_copy(update={"event_id": f"{event.request_id}/{status.value}", "status": status,
                                     "occurred_at": at, "citizen": None, "native_status": None, **extra})
 
@@ -71,12 +72,14 @@ async def test_journey_sla_breach_dedup_and_dead_letters(make_settings):
         # A journey across two agencies: NIK verification at Dukcapil, then a new PLN connection.
         parent = "JR-LISTRIK-0001"
         t0 = now - timedelta(hours=3)
-        nik = a.model_copy(update={"request_id": "NIK-0001", "event_id": "NIK-0001/SUBMITTED", "occurred_at": t0,
+        nik = a.model_copy(update={"request_id": "NIK-0001", "event_id": "NIK-0001/SUBMITTED",
+                                   "occurred_at": t0,
                                    "service_code": "DUKCAPIL_VERIFIKASI_NIK", "agency": "dukcapil",
                                    "parent_request_id": parent})
         pln = a.model_copy(update={"request_id": "PLN-0001", "event_id": "PLN-0001/SUBMITTED",
                                    "occurred_at": t0 + timedelta(minutes=30), "agency": "pln",
-                                   "service_code": "PLN_PASANG_BARU_TANPA_PERLUASAN", "parent_request_id": parent})
+                                   "service_code": "PLN_PASANG_BARU_TANPA_PERLUASAN",
+                                   "parent_request_id": parent})
         # A KTP-el request submitted 12 days ago and still open: its breach must fire once, from the timer.
         late = b.model_copy(update={"service_code": "DUKCAPIL_KTP_EL", "agency": "dukcapil",
                                     "occurred_at": now - timedelta(days=12)})
@@ -95,10 +98,12 @@ async def test_journey_sla_breach_dedup_and_dead_letters(make_settings):
             await publisher.publish(d.model_copy(update={"note": "other"}))     # same id, other content
             await publisher.publish(later(d, Status.SUBMITTED, now).model_copy(
                 update={"event_id": "bad", "status": Status.COMPLETED}))        # fine: SUBMITTED -> COMPLETED
-            await publisher.publish(later(d, Status.IN_PROCESS, now + timedelta(seconds=1)))  # after COMPLETED
+            # after COMPLETED
+            await publisher.publish(later(d, Status.IN_PROCESS, now + timedelta(seconds=1)))
 
         topics = [settings.topic_lifecycle, settings.topic_sla, settings.topic_notify, settings.topic_dlq,
-                  settings.topic_audit, settings.changelog_topic("journeys"), settings.changelog_topic("requests")]
+                  settings.topic_audit, settings.changelog_topic("journeys"),
+                  settings.changelog_topic("requests")]
 
         def done(rs: list[Record]) -> bool:
             by = Counter(r.topic for r in rs)
@@ -139,7 +144,8 @@ async def test_journey_sla_breach_dedup_and_dead_letters(make_settings):
     assert by_request[slow.request_id]["detected_by"] in ("timer", "completion")
     assert sla_events[0]["due_at"] < now
 
-    # Dedup and dead letters: the resend dropped; the conflicting copy and the illegal transition dead-lettered.
+    # Dedup and dead letters: the resend dropped; the conflicting copy and the illegal transition
+    # dead-lettered.
     assert Counter(e.request_id for e in life)[d.request_id] == 2  # SUBMITTED and COMPLETED
     dlq = sorted((r for r in records if r.topic == settings.topic_dlq), key=lambda r: r.headers["dlq_time"])
     assert [r.headers["dlq_reason"] for r in dlq] == ["conflict", "illegal_transition"]
@@ -187,16 +193,18 @@ async def _restart_run(make_settings, tmp_path, store: str, signals: list[str]) 
                 if sig is None:
                     continue
                 # Mid-stream: stop the worker as soon as it has written the first outputs of this wave.
-                await collect(settings, [settings.topic_lifecycle], until=lambda rs: len(rs) >= i * N + 10,
-                              timeout=60)
+                await collect(settings, [settings.topic_lifecycle],
+                              until=lambda rs, i=i: len(rs) >= i * N + 10, timeout=60)
                 worker.stop(sig=signal.SIGKILL if sig == "KILL" else signal.SIGTERM)
                 worker = WorkerProcess(as_worker(settings), tmp_path / f"worker-{next(starts)}.log").start()
                 worker.wait_ready()
         topics = [settings.topic_lifecycle, settings.agency_topic("dukcapil"), settings.topic_feed,
-                  settings.topic_notify, settings.topic_audit, settings.topic_dlq, settings.changelog_topic("requests")]
+                  settings.topic_notify, settings.topic_audit, settings.topic_dlq,
+                  settings.changelog_topic("requests")]
         expected = {settings.topic_lifecycle: 3 * N, settings.agency_topic("dukcapil"): 3 * N,
                     settings.topic_feed: 3 * N, settings.topic_notify: 2 * N,
-                    # audited: SUBMITTED (the citizen block), READY (the notice's phone); IN_PROCESS moves none
+                    # audited: SUBMITTED (the citizen block), READY (the notice's phone);
+                    # IN_PROCESS moves none
                     settings.topic_audit: 2 * N}
 
         def complete(rs: list[Record]) -> bool:
@@ -214,9 +222,11 @@ async def _restart_run(make_settings, tmp_path, store: str, signals: list[str]) 
     sent = {(e.request_id, e.event_id) for s in stories for e in s}
     assert {(r.key.decode(), r.headers["ce_id"]) for (t, _, _), r in unique.items()
             if t == settings.topic_lifecycle} == sent
-    assert not [r for r in records if r.topic == settings.topic_dlq], "a restart must not dead-letter anything"
+    assert not [r for r in records if r.topic == settings.topic_dlq], \
+        "a restart must not dead-letter anything"
     state = table(settings, records, "requests")
-    assert {rid: v["state"]["status"] for rid, v in state.items()} == {s[0].request_id: "READY" for s in stories}
+    assert {rid: v["state"]["status"] for rid, v in state.items()} == \
+        {s[0].request_id: "READY" for s in stories}
     assert all(len(v["state"]["history"]) == 3 for v in state.values())
     if store == "memory://":  # the restarted workers filled the table from the changelog themselves
         logs = "".join((tmp_path / f"worker-{i}.log").read_text() for i in range(1, len(signals) + 1))

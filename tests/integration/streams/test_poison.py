@@ -30,7 +30,8 @@ def codec_schemas_dir():  # type: ignore[no-untyped-def]
     return REPO_ROOT / "schemas"
 
 
-async def test_poison_records_are_dead_letters_and_the_partition_goes_on(make_settings, start_worker, as_principal):
+async def test_poison_records_are_dead_letters_and_the_partition_goes_on(make_settings, start_worker,
+                                                                         as_principal):
     settings = make_settings(topic_partitions=1)
     start_worker(settings)
     desk = as_principal(settings, "desk-banyuwangi")
@@ -48,15 +49,16 @@ async def test_poison_records_are_dead_letters_and_the_partition_goes_on(make_se
         await producer.send_and_wait(topic, good[0][1], key=good[0][0], headers=good[0][2])
         await send_raw(producer, topic, 0, [(key, value, [(RawKey(b"ce_\xff\xfe"), b"x"), *headers])])
         await producer.send_and_wait(topic, oversize[1], key=oversize[0],
-                                     headers=[*oversize[2], ("padding", b"p" * (settings.intake_max_record_bytes + 1))])
+                                     headers=[*oversize[2],
+                                              ("padding", b"p" * (settings.intake_max_record_bytes + 1))])
         for _ in range(2):  # the second is answered from the codec's memory, not the registry
             await producer.send_and_wait(topic, unknown, key=b"U", headers=good[1][2])
         await producer.send_and_wait(topic, good[1][1], key=good[1][0], headers=good[1][2])
     finally:
         await producer.stop()
 
-    records = await collect(settings, [settings.topic_dlq, settings.topic_feed], until=lambda rs: len(rs) >= 6,
-                            timeout=90)
+    records = await collect(settings, [settings.topic_dlq, settings.topic_feed],
+                            until=lambda rs: len(rs) >= 6, timeout=90)
     dlq = sorted((r for r in records if r.topic == settings.topic_dlq), key=lambda r: r.offset)
     assert [(r.headers["dlq_reason"], int(r.headers["dlq_offset"])) for r in dlq] == [
         ("unreadable_record", 1), ("too_large", 2), ("unknown_schema_id", 3), ("unknown_schema_id", 4)]

@@ -36,7 +36,8 @@ def test_register_sets_backward_transitive_on_every_subject_and_check_passes(mak
     expected = {s.name for s in subjects(settings)}
     assert set(done) == expected and len(expected) > 20
     assert subject_for(settings.desk_intake_topic("banyuwangi"), NAME) in done
-    for subject in (subject_for(settings.desk_intake_topic("banyuwangi"), NAME), "id.go.banyuwangikab.hub.BirthRegistration"):
+    for subject in (subject_for(settings.desk_intake_topic("banyuwangi"), NAME),
+                    "id.go.banyuwangikab.hub.BirthRegistration"):
         assert registry._call("GET", f"/config/{subject}")["compatibilityLevel"] == LEVEL
     findings = check(registry, settings)
     assert _bad(findings) == {} and {f.message for f in findings} == {"unchanged"}
@@ -73,7 +74,8 @@ def test_evolution_is_gated_by_field(make_settings, tmp_path):
     required = copy.deepcopy(v2)
     required["fields"].append({"name": "priority", "type": "int", "doc": "Queue priority."})
     for schema, field, reason in [(changed_type, "RequestLifecycleEvent.note", "type changed from string to"),
-                                  (required, "RequestLifecycleEvent.priority", "field added without a default")]:
+                                  (required, "RequestLifecycleEvent.priority",
+                                   "field added without a default")]:
         _write(tmp_path, schema)
         bad = _bad(check(registry, settings))
         assert intake in bad and f"{field}: {reason}" in bad[intake]

@@ -37,7 +37,8 @@ def update(**kw):
 def test_every_system_code_translates_and_the_native_status_is_kept(profile):
     request = request_for(profile)
     for code, native in profile.codes.items():
-        event = translate(profile, update(request_id=request.request_id, native_status=code.upper()), [request])
+        event = translate(profile, update(request_id=request.request_id, native_status=code.upper()),
+                          [request])
         assert event.status is to_canonical(profile.agency, native)
         assert event.native_status == code.upper()
         assert (event.source_system, event.agency) == (profile.source_system, profile.agency)
@@ -101,9 +102,11 @@ async def test_webhook_accepts_only_signed_updates(tmp_path):
         stale = sign(secret, raw, at=datetime.now(UTC) - timedelta(minutes=10))
         assert (await client.post(url, content=raw, headers=stale)).status_code == 401
         tampered = sign(secret, raw)
-        assert (await client.post(url, content=raw.replace(b"SURVEI", b"ALIR"), headers=tampered)).status_code == 401
+        assert (await client.post(url, content=raw.replace(b"SURVEI", b"ALIR"),
+                                  headers=tampered)).status_code == 401
         bad = json.dumps({**payload, "native_status": "MELEDAK"}).encode()
         r = await client.post(url, content=bad, headers=sign(secret, bad))
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "native_status"
-        assert (await client.post("/v1/agencies/pln/status-updates", content=raw, headers=sign(secret, raw))).status_code == 404
+        assert (await client.post("/v1/agencies/pln/status-updates", content=raw,
+                                  headers=sign(secret, raw))).status_code == 404
     connector.outbox.close()

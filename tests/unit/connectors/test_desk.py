@@ -58,7 +58,8 @@ async def test_bad_input_is_refused_naming_the_field(client, patch, field, words
 
 
 async def test_all_problems_of_a_request_are_reported_at_once(client):
-    r = await client.post("/v1/requests", json=body(service_code="NOPE_X", citizen={"nik": "1", "kk_number": "2"}),
+    r = await client.post("/v1/requests",
+                          json=body(service_code="NOPE_X", citizen={"nik": "1", "kk_number": "2"}),
                           headers=auth())
     fields = {e["field"] for e in r.json()["errors"]}
     assert {"service_code", "citizen.nik", "citizen.kk_number"} <= fields
@@ -72,7 +73,8 @@ async def test_tokens_bind_a_village_to_its_own_region(client):
     assert r.json()["errors"][0]["field"] == "region_code"
     ok = (await client.post("/v1/requests", json=body(), headers=auth())).json()
     # Banjar can neither read nor update Ketapang's request.
-    assert (await client.get(f"/v1/requests/{ok['request_id']}", headers=auth("tok-banjar"))).status_code == 403
+    assert (await client.get(f"/v1/requests/{ok['request_id']}",
+                             headers=auth("tok-banjar"))).status_code == 403
     update = {"native_status": "dibatalkan", "occurred_at": datetime.now(UTC).isoformat()}
     r = await client.post(f"/v1/requests/{ok['request_id']}/status", json=update, headers=auth("tok-banjar"))
     assert r.status_code == 403
@@ -82,7 +84,8 @@ async def test_status_updates_follow_the_lifecycle(client):
     rid = (await client.post("/v1/requests", json=body(service_code="DESA_SKTM"), headers=auth())).json(
            )["request_id"]
     now = datetime.now(UTC)
-    upd = lambda native, dt: {"native_status": native, "occurred_at": (now + timedelta(seconds=dt)).isoformat()}  # noqa: E731
+    upd = lambda native, dt: {  # noqa: E731
+        "native_status": native, "occurred_at": (now + timedelta(seconds=dt)).isoformat()}
     r = await client.post(f"/v1/requests/{rid}/status", json=upd("diterima operator", 1), headers=auth())
     assert r.status_code == 202 and r.json()["status"] == "RECEIVED"
     r = await client.post(f"/v1/requests/{rid}/status", json=upd("diteruskan ke dinas", 2), headers=auth())
@@ -91,7 +94,8 @@ async def test_status_updates_follow_the_lifecycle(client):
     assert r.status_code == 409 and r.json()["errors"][0]["field"] == "native_status"
     r = await client.post(f"/v1/requests/{rid}/status", json=upd("terbang", 4), headers=auth())
     assert r.status_code == 422 and "unknown native status" in r.json()["errors"][0]["reason"]
-    assert (await client.post("/v1/requests/SK-nope/status", json=upd("dibatalkan", 5), headers=auth())).status_code == 404
+    assert (await client.post("/v1/requests/SK-nope/status", json=upd("dibatalkan", 5),
+                              headers=auth())).status_code == 404
     r = await client.post(f"/v1/requests/{rid}/status", content=b"{not json", headers=auth())
     assert r.status_code == 400
     status = (await client.get(f"/v1/requests/{rid}", headers=auth())).json()
@@ -100,9 +104,11 @@ async def test_status_updates_follow_the_lifecycle(client):
 
 def test_the_openapi_document_is_published_and_current():
     doc = openapi()
-    assert set(doc["paths"]) == {"/v1/requests", "/v1/requests/{request_id}/status", "/v1/requests/{request_id}"}
+    assert set(doc["paths"]) == {"/v1/requests", "/v1/requests/{request_id}/status",
+                                 "/v1/requests/{request_id}"}
     assert "nik" in doc["components"]["schemas"]["CitizenIn"]["properties"]
-    assert json.loads(OPENAPI_FILE.read_text()) == doc, "regenerate: hub desk openapi -o docs/openapi-village-desk.json"
+    assert json.loads(OPENAPI_FILE.read_text()) == doc, \
+        "regenerate: hub desk openapi -o docs/openapi-village-desk.json"
 
 
 def test_csv_import_reports_every_bad_row(tmp_path):

@@ -96,7 +96,8 @@ def test_notice_texts_are_short_indonesian_and_carry_no_personal_data(status, se
 
 
 def test_ready_ktp_notice_reads_like_the_issue_example():
-    text = notices.text_for(Status.READY, catalogue.service("DUKCAPIL_KTP_EL"), "SK-35102120030000001", "Ketapang")
+    text = notices.text_for(Status.READY, catalogue.service("DUKCAPIL_KTP_EL"), "SK-35102120030000001",
+                            "Ketapang")
     assert text == ("Permohonan KTP-el Anda (SK-35102120030000001) sudah selesai dan dapat diambil di "
                     "Mal Pelayanan Publik Banyuwangi.")
     desk = notices.text_for(Status.READY, catalogue.service("DESA_SKTM"), "SK-1", "Ketapang")

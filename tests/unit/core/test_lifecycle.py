@@ -295,10 +295,10 @@ def test_any_arrival_order_converges(data):
     order = data.draw(st.permutations(seq))
     expected, _ = fold(seq)
     state, outs = fold(order, allow_any_first=True)
-    accepted = [t for t, o in zip(order, outs) if o.accepted]
+    accepted = [t for t, o in zip(order, outs, strict=True) if o.accepted]
     # whatever was accepted forms a legal, time-sorted history ending in the max event
     assert state.history == tuple(sorted(accepted, key=lambda t: t.key))
-    for a, b in zip(state.history, state.history[1:]):
+    for a, b in zip(state.history, state.history[1:], strict=False):
         assert is_allowed(a.status, b.status)
     assert state.status is max(accepted, key=lambda t: t.key).status
     if len(accepted) == len(seq):
@@ -356,7 +356,7 @@ def test_no_path_leaves_a_terminal_state(events, any_first):
             hist = state.history
             assert list(hist) == sorted(hist, key=lambda x: x.key)
             assert len({h.event_id for h in hist}) == len(hist)
-            assert all(is_allowed(a.status, b.status) for a, b in zip(hist, hist[1:]))
+            assert all(is_allowed(a.status, b.status) for a, b in zip(hist, hist[1:], strict=False))
             assert all(h.status not in TERMINAL for h in hist[:-1])
             assert (state.returned_since is not None) == (state.status is S.RETURNED)
 

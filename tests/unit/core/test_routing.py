@@ -37,12 +37,14 @@ def test_the_feed_never_carries_personal_data_and_agencies_only_what_the_service
         assert agency_delivery.personal_fields <= needed
         assert agency_delivery.personal_fields == personal_fields(agency_delivery.event)
         # Nothing but the citizen block changes.
-        assert agency_delivery.event.model_copy(update={"citizen": None}) == event.model_copy(update={"citizen": None})
+        assert agency_delivery.event.model_copy(update={"citizen": None}) == \
+            event.model_copy(update={"citizen": None})
 
 
 def test_minimise_keeps_allowed_fields_only():
     event = EVENTS[0]
-    assert minimise(event, frozenset({"nik"})).citizen.model_dump(exclude_none=True) == {"nik": event.citizen.nik}
+    assert minimise(event, frozenset({"nik"})).citizen.model_dump(exclude_none=True) == \
+        {"nik": event.citizen.nik}
     assert minimise(event, frozenset()).citizen is None
     assert minimise(event, frozenset({"nik", "kk_number", "name", "phone"})) is event
 
@@ -79,5 +81,6 @@ def test_admission_accepts_a_resident_who_moved_in_but_not_an_unknown_banyuwangi
     assert admit(moved_in).service.code == event.service_code
     unknown = event.model_copy(update={"citizen": event.citizen.model_copy(
         update={"nik": make_nik("351099", date(1990, 3, 4), False, 17)})})
-    with pytest.raises(ValidationErrors, match="citizen.nik: region prefix 351099 is not a Banyuwangi kecamatan"):
+    with pytest.raises(ValidationErrors,
+                       match="citizen.nik: region prefix 351099 is not a Banyuwangi kecamatan"):
         admit(unknown)

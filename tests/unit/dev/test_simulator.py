@@ -54,8 +54,9 @@ def test_every_request_folds_legally_and_anomalies_are_the_deliberate_ones():
     statuses = Counter()
     for request_id, published in by_request.items():
         # In order of occurrence every step is a legal transition ...
-        ordered = sorted((s for s in published if s.anomaly != "duplicate"), key=lambda s: s.event.occurred_at)
-        for prev, nxt in zip(ordered, ordered[1:]):
+        ordered = sorted((s for s in published if s.anomaly != "duplicate"),
+                         key=lambda s: s.event.occurred_at)
+        for prev, nxt in zip(ordered, ordered[1:], strict=False):
             assert lifecycle.is_allowed(prev.event.status, nxt.event.status), (request_id, prev, nxt)
         # ... and in order of publication the lifecycle engine accepts all but the duplicates.
         state = None
@@ -78,4 +79,5 @@ def test_returned_requests_are_resubmitted_by_the_desk():
     returned = {s.event.request_id for s in items if s.event.status is Status.RETURNED}
     resubmitted = {s.event.request_id for s in items
                    if s.event.status is Status.SUBMITTED and s.event.note == "diajukan ulang"}
-    assert returned and returned <= resubmitted | {s.event.request_id for s in items if s.event.status is Status.REJECTED}
+    assert returned and returned <= resubmitted | {s.event.request_id for s in items
+                                                   if s.event.status is Status.REJECTED}

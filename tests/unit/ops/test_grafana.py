@@ -34,7 +34,8 @@ def test_there_is_a_dashboard_covering_throughput_latency_lag_dead_letters_and_s
     assert DASHBOARDS, "no dashboard in deploy/grafana/dashboards"
     used = set().union(*(promql_metric_names(e) for path in DASHBOARDS for _, e in panel_exprs(path)))
     for needed in ("hub_events_routed_total", "hub_end_to_end_latency_seconds_bucket", "hub_consumer_lag",
-                   "hub_dead_letters_total", "hub_sla_events_total", "hub_events_in_total", "hub_open_requests",
+                   "hub_dead_letters_total", "hub_sla_events_total", "hub_events_in_total",
+                   "hub_open_requests",
                    "hub_connector_outbox_oldest_age_seconds", "hub_processing_seconds_bucket"):
         assert needed in used, f"no panel shows {needed}"
 
@@ -52,12 +53,14 @@ def test_the_check_can_fail():
     assert unknown_metrics(['sum(rate(hub_events_in[5m]))'], exported)  # counter without _total
     assert unknown_metrics(['histogram_quantile(0.9, rate(hub_processing_seconds[5m]))'], exported)
     assert unknown_metrics(['rate(hub_no_such_thing_total{agency="$agency"}[$__rate_interval])'], exported)
-    assert not unknown_metrics(['sum by (le) (rate(hub_processing_seconds_bucket{stage=~"$s"}[1m]))'], exported)
+    assert not unknown_metrics(['sum by (le) (rate(hub_processing_seconds_bucket{stage=~"$s"}[1m]))'],
+                               exported)
 
 
 def test_promql_names_are_read_correctly():
     assert promql_metric_names(
         'histogram_quantile(0.95, sum by (le, stage) (rate(hub_processing_seconds_bucket{stage="x"}[5m])))'
     ) == {"hub_processing_seconds_bucket"}
-    assert promql_metric_names("sum(a_total) / on(job) group_left(instance) b offset 5m > bool 3") == {"a_total", "b"}
+    assert promql_metric_names("sum(a_total) / on(job) group_left(instance) b offset 5m > bool 3") == \
+        {"a_total", "b"}
     assert promql_metric_names('count(up{job=~"hub-.*"} == 1) < 2') == {"up"}

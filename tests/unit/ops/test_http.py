@@ -30,7 +30,8 @@ def test_readiness_follows_the_switch_and_liveness_its_checks(server):
     assert get(server, "/healthz").status_code == 200
     assert get(server, "/readyz").status_code == 503
     server.app.set_ready(True, "partitions assigned")
-    assert get(server, "/readyz").json() == {"status": "ready", "role": "worker", "reason": "partitions assigned"}
+    assert get(server, "/readyz").json() == {"status": "ready", "role": "worker",
+                                             "reason": "partitions assigned"}
     server.app.set_ready(False, "revoked")
     assert get(server, "/readyz").status_code == 503
 
@@ -38,7 +39,8 @@ def test_readiness_follows_the_switch_and_liveness_its_checks(server):
     server.app.liveness_checks["broken"] = lambda: 1 / 0
     failed = get(server, "/healthz")
     assert failed.status_code == 503
-    assert failed.json()["problems"] == {"loop": "event loop stalled for 120s", "broken": "check raised ZeroDivisionError"}
+    assert failed.json()["problems"] == {"loop": "event loop stalled for 120s",
+                                         "broken": "check raised ZeroDivisionError"}
 
 
 def test_metrics_are_served_in_the_prometheus_text_format(server):

@@ -37,7 +37,8 @@ def test_each_record_is_one_json_object_with_the_ids_of_the_work(captured):
     assert first["msg"] == "routed to agency.DISPENDUKCAPIL.v1" and first["level"] == "info"
     assert first["logger"] == "hub.test" and first["role"] == "worker" and first["ts"].endswith("+00:00")
     assert (first["request_id"], first["event_id"]) == ("SK-3510212003-0001", "e-1")
-    assert (second["request_id"], second["event_id"], second["level"]) == ("SK-3510212003-0001", "e-2", "warning")
+    assert (second["request_id"], second["event_id"], second["level"]) == \
+        ("SK-3510212003-0001", "e-2", "warning")
     assert third["request_id"] == "SK-2" and third["partition"] == 3 and "event_id" not in third
     assert "nik" not in third, "only known context fields pass through extra="
 

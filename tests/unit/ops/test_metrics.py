@@ -22,7 +22,8 @@ REQUIRED = {
     "hub_connector_outbox_oldest_age_seconds": ("gauge", {"connector"}),
     "hub_ready": ("gauge", {"role"}),
 }
-UNBOUNDED = {"request_id", "event_id", "nik", "kk", "kk_number", "name", "phone", "note", "error", "message", "id"}
+UNBOUNDED = {"request_id", "event_id", "nik", "kk", "kk_number", "name", "phone", "note", "error", "message",
+             "id"}
 
 
 def families() -> dict:

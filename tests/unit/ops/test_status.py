@@ -15,19 +15,21 @@ from hub.ops.status import HOME_CLEAR, render
 def exposition(events_in: float, dead: float, lag: tuple[int, int], breaches: float) -> str:
     registry = CollectorRegistry()
     Counter("hub_events_in_total", "", ["topic"], registry=registry).labels("hub.intake.v1").inc(events_in)
-    Counter("hub_events_out_total", "", ["topic", "audience"], registry=registry).labels("mpp.feed.v1", "mpp").inc(
-        2 * events_in)
+    Counter("hub_events_out_total", "", ["topic", "audience"], registry=registry).labels(
+        "mpp.feed.v1", "mpp").inc(2 * events_in)
     routed = Counter("hub_events_routed_total", "", ["source", "agency", "status"], registry=registry)
     routed.labels("smart-kampung", "DISPENDUKCAPIL", "SUBMITTED").inc(events_in * 0.75)
     routed.labels("smart-kampung", "PLN", "SUBMITTED").inc(events_in * 0.25)
-    Counter("hub_dead_letters_total", "", ["stage", "reason"], registry=registry).labels("intake", "invalid_nik").inc(dead)
+    Counter("hub_dead_letters_total", "", ["stage", "reason"], registry=registry).labels(
+        "intake", "invalid_nik").inc(dead)
     gauge = Gauge("hub_consumer_lag", "", ["topic", "partition"], registry=registry)
     gauge.labels("hub.intake.v1", "0").set(lag[0])
     gauge.labels("hub.intake.v1", "1").set(lag[1])
     sla = Counter("hub_sla_events_total", "", ["agency", "service", "kind"], registry=registry)
     sla.labels("PLN", "PLN_TAMBAH_DAYA", "breach").inc(breaches)
     sla.labels("PLN", "PLN_TAMBAH_DAYA", "warning").inc(7)
-    hist = Histogram("hub_end_to_end_latency_seconds", "", ["stage"], buckets=(0.1, 1.0, 10.0), registry=registry)
+    hist = Histogram("hub_end_to_end_latency_seconds", "", ["stage"], buckets=(0.1, 1.0, 10.0),
+                     registry=registry)
     for _ in range(int(events_in)):
         hist.labels("fanout").observe(0.5)
     Gauge("hub_ready", "", ["role"], registry=registry).labels("worker").set(1)
@@ -43,7 +45,8 @@ def test_rates_come_from_two_scrapes_and_lag_is_not_double_counted():
     now_w1 = parse(exposition(300, 12, (40, 10), 3), "w1")
     now_w2 = parse(exposition(0, 0, (40, 10), 0), "w2")  # a second worker reports the same group lag
     now = Snapshot(110.0, {**now_w1, **now_w2}, {"w1": True, "w2": True})
-    before = Snapshot(100.0, {**before.samples, **parse(exposition(0, 0, (5, 5), 0), "w2")}, {"w1": True, "w2": True})
+    before = Snapshot(100.0, {**before.samples, **parse(exposition(0, 0, (5, 5), 0), "w2")},
+                      {"w1": True, "w2": True})
     s = summarise(now, before)
     assert s.window == 10.0
     assert s.in_rate == 20.0 and s.out_rate == 40.0 and s.in_total == 300
@@ -78,7 +81,8 @@ def test_hub_status_once_against_a_live_endpoint_and_a_dead_one():
         assert "targets     1/1 up  OK" in ok.output and "totals in 42" in ok.output
         assert HOME_CLEAR not in ok.output  # --once prints, it does not redraw
         dead = f"http://127.0.0.1:{free_port()}/metrics"
-        down = CliRunner().invoke(status, ["--url", url, "--url", dead, "--once", "--interval", "0", "--no-colour"])
+        down = CliRunner().invoke(status, ["--url", url, "--url", dead, "--once", "--interval", "0",
+                                           "--no-colour"])
         assert down.exit_code == 1 and "1/2 up  ALERT" in down.output and dead in down.output
     finally:
         server.stop()

@@ -66,9 +66,11 @@ def test_an_accepted_event_goes_to_every_audience_enriched_with_its_deadlines():
     topics = sorted(o.topic for o in result.outs)
     assert topics == sorted([SETTINGS.agency_topic("dukcapil"), SETTINGS.topic_feed, SETTINGS.topic_lifecycle,
                              SETTINGS.topic_notify, SETTINGS.topic_audit])
-    life = RequestLifecycleEvent.from_avro(decode(next(o for o in result.outs if o.topic == SETTINGS.topic_lifecycle)))
+    life = RequestLifecycleEvent.from_avro(
+        decode(next(o for o in result.outs if o.topic == SETTINGS.topic_lifecycle)))
     assert life.citizen is None and life.enrichment.citizen_ref and len(life.enrichment.citizen_ref) == 64
-    assert life.enrichment.due_at == datetime(2026, 3, 3, 16, 59, 59, 999000, tzinfo=UTC)  # 1 working day, WIB
+    # 1 working day, WIB
+    assert life.enrichment.due_at == datetime(2026, 3, 3, 16, 59, 59, 999000, tzinfo=UTC)
     notice = CitizenNotice.from_avro(decode(next(o for o in result.outs if o.topic == SETTINGS.topic_notify)))
     assert notice.phone == BASE.citizen.phone and "KTP-el" in notice.message
     audit = decode(next(o for o in result.outs if o.topic == SETTINGS.topic_audit))
@@ -78,7 +80,8 @@ def test_an_accepted_event_goes_to_every_audience_enriched_with_its_deadlines():
     assert {d["channel"] for d in audit["deliveries"]} == {"kafka"}
     assert audit["citizen_ref"] == life.enrichment.citizen_ref  # "who received my data", keyed without a NIK
     assert life.enrichment.citizen_check and len(life.enrichment.citizen_check) == 32
-    assert [a for _, _, a in result.arm] == [life.enrichment.warn_at, life.enrichment.due_at + timedelta(milliseconds=1)]
+    assert [a for _, _, a in result.arm] == [life.enrichment.warn_at,
+                                             life.enrichment.due_at + timedelta(milliseconds=1)]
     assert decode_request(encode(result.entry)) == result.entry  # the table entry: compact bytes
 
 
@@ -111,7 +114,8 @@ def test_sla_warning_and_breach_fire_once_and_pause_while_returned():
     entry = feed(None, BASE)[0].entry
     due = sla.due_at(entry.sla_clock())
     warn = ENGINE.on_tick(entry, SlaKind.WARNING, due - timedelta(hours=1))
-    assert [SlaEvent.from_avro(decode(o)).kind for o in warn.outs if o.topic == SETTINGS.topic_sla] == [SlaKind.WARNING]
+    assert [SlaEvent.from_avro(decode(o)).kind for o in warn.outs if o.topic == SETTINGS.topic_sla] == \
+        [SlaKind.WARNING]
     entry = warn.entry
     assert ENGINE.on_tick(entry, SlaKind.WARNING, due).outs == []  # never twice
     early = ENGINE.on_tick(entry, SlaKind.BREACH, due - timedelta(minutes=1))
@@ -141,10 +145,12 @@ def test_a_request_finished_after_its_deadline_is_a_breach_at_completion_once():
 
 def test_children_feed_their_journey_which_completes_with_both_agencies():
     parent = "JR-LISTRIK-1"
-    nik = BASE.model_copy(update={"request_id": "N-1", "event_id": "N-1-s", "service_code": "DUKCAPIL_VERIFIKASI_NIK",
+    nik = BASE.model_copy(update={"request_id": "N-1", "event_id": "N-1-s",
+                                  "service_code": "DUKCAPIL_VERIFIKASI_NIK",
                                   "agency": "dukcapil", "parent_request_id": parent})
     pln = BASE.model_copy(update={"request_id": "P-1", "event_id": "P-1-s", "agency": "pln",
-                                  "service_code": "PLN_PASANG_BARU_TANPA_PERLUASAN", "parent_request_id": parent,
+                                  "service_code": "PLN_PASANG_BARU_TANPA_PERLUASAN",
+                                  "parent_request_id": parent,
                                   "occurred_at": T0 + timedelta(hours=2)})
     journey_entry, statuses = None, []
     entries: dict[str, dict] = {}

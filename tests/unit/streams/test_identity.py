@@ -48,7 +48,8 @@ def test_an_agency_topic_carries_only_that_agencys_events():
     answer = EVENT.model_copy(update={"agency": "pln", "source_system": "ap2t"})
     check_identity(pln, meta(answer, "/agency/pln/ap2t"), answer)
     with pytest.raises(Impersonation, match="agency"):  # a rejection in the civil registry's name
-        check_identity(pln, meta(answer, "/agency/pln/ap2t"), answer.model_copy(update={"agency": "dukcapil"}))
+        check_identity(pln, meta(answer, "/agency/pln/ap2t"),
+                       answer.model_copy(update={"agency": "dukcapil"}))
     with pytest.raises(Impersonation, match="ce_source"):
         check_identity(pln, meta(answer, "/agency/dukcapil/siak"), answer)
 

@@ -1,4 +1,5 @@
-"""The AsyncAPI document is generated from the code's catalogues, and the committed copy is in step with it."""
+"""The AsyncAPI document is generated from the code's catalogues,
+and the committed copy is in step with it."""
 
 from __future__ import annotations
 
@@ -53,9 +54,10 @@ def test_every_topic_is_a_channel_and_every_schema_a_component():
     assert set(doc["channels"]) == {s.name for s in specs}
     for spec in specs:
         kafka = doc["channels"][spec.name]["bindings"]["kafka"]
-        assert (kafka["topic"], kafka["partitions"], kafka["replicas"]) == (spec.name, spec.partitions, spec.replication)
+        assert (kafka["topic"], kafka["partitions"], kafka["replicas"]) == \
+            (spec.name, spec.partitions, spec.replication)
     components = doc["components"]["schemas"]
-    for name, path in schema_files(settings.schemas_dir).items():
+    for name, _path in schema_files(settings.schemas_dir).items():
         entry = components[name.rpartition(".")[2]]
         assert entry["schemaFormat"] == AVRO_FORMAT and fullname(entry["schema"]) == name
     for ref in _refs(doc):  # no dangling reference

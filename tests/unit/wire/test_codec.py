@@ -89,13 +89,15 @@ def test_a_fully_populated_event_survives_avro():
         "citizen": Citizen(nik="3510214501900001", kk_number="3510210101150002", name="Siti", phone="0812",
                            birth_date=date(1990, 1, 5), address="RT 01 RW 02 Dusun Krajan",
                            bpjs_number="0001234567890", idpel="512345678901"),
-        "enrichment": Enrichment(village_name="Ketapang", kecamatan_code="35.10.21", kecamatan_name="Kalipuro",
-                                 service_name="KTP-el", agency_name="Dispendukcapil", sla_working_days=1,
+        "enrichment": Enrichment(village_name="Ketapang", kecamatan_code="35.10.21",
+                                 kecamatan_name="Kalipuro", service_name="KTP-el",
+                                 agency_name="Dispendukcapil", sla_working_days=1,
                                  fee_idr=0, due_at=datetime(2026, 12, 1, 16, 59, 59, 999000, tzinfo=UTC),
                                  citizen_ref="ab" * 32),
         "parent_request_id": "J-1", "note": "berkas lengkap"})
     body = Encoder(1, SCHEMA)(event.to_avro())[5:]
-    assert RequestLifecycleEvent.from_avro(schemaless_reader(io.BytesIO(body), parse_schema(SCHEMA), None)) == event
+    assert RequestLifecycleEvent.from_avro(
+        schemaless_reader(io.BytesIO(body), parse_schema(SCHEMA), None)) == event
 
 
 def test_union_branches_of_records_are_named_for_fastavro():
@@ -118,8 +120,10 @@ def test_named_union_branches_write_the_same_bytes_as_plain_fastavro():
         buffer = io.BytesIO()
         schemaless_writer(buffer, plain, record)
         assert encoder.body(record) == buffer.getvalue()
-        assert encoder(record) == encoder.frame(encoder.body(record)) == b"\x00\x00\x00\x00\x07" + buffer.getvalue()
-        assert record.get("citizen") is None or isinstance(record["citizen"], dict), "the caller's dict is untouched"
+        assert encoder(record) == encoder.frame(encoder.body(record)) == \
+            b"\x00\x00\x00\x00\x07" + buffer.getvalue()
+        assert record.get("citizen") is None or isinstance(record["citizen"], dict), \
+            "the caller's dict is untouched"
 
 
 def test_a_record_that_does_not_fit_its_named_branch_is_still_refused():

@@ -48,7 +48,8 @@ def test_only_a_framed_record_with_an_uncached_id_needs_the_registry():
     registry = GatedRegistry()
     data = written_elsewhere(registry)
     codec = Codec(registry)
-    assert codec.unresolved(b"{}") is None and codec.unresolved(None) is None and codec.unresolved(b"\0") is None
+    assert codec.unresolved(b"{}") is None and codec.unresolved(None) is None and \
+        codec.unresolved(b"\0") is None
     assert codec.unresolved(data) == int.from_bytes(data[1:5], "big")
     codec.prefetch(codec.unresolved(data))  # type: ignore[arg-type]
     assert codec.unresolved(data) is None and registry.calls == 1

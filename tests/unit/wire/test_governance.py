@@ -48,7 +48,8 @@ def test_compatible_evolutions_pass(new):
 
 
 @pytest.mark.parametrize("new, expected", [
-    (evolve(extra={"name": "extra", "type": "string"}), "Thing.extra: field added without a default (records written before it cannot be read)"),
+    (evolve(extra={"name": "extra", "type": "string"}),
+     "Thing.extra: field added without a default (records written before it cannot be read)"),
     (evolve(id="int"), "Thing.id: type changed from string to int"),
     (evolve(count="string"), "Thing.count: type changed from int to string"),
     (evolve(at="int"), "Thing.at: type changed from long to int"),
@@ -102,6 +103,7 @@ def test_subjects_follow_topic_record_name_strategy_and_cover_every_schema():
 def test_removing_a_field_without_a_default_is_named_although_avro_backward_allows_it():
     assert backward_problems(evolve(count=None), OLD) == []  # Avro BACKWARD (and the registry) accept it
     assert removed_fields(evolve(count=None), OLD) == [
-        "Thing.count: field removed although it has no default (consumers still reading with the old schema fail)"]
+        "Thing.count: field removed although it has no default "
+        "(consumers still reading with the old schema fail)"]
     with_default = evolve(extra={"name": "extra", "type": ["null", "string"], "default": None})
     assert removed_fields(OLD, with_default) == []  # a field with a default may go

@@ -20,7 +20,8 @@ def test_cloudevents_headers_round_trip_and_carry_the_required_attributes():
     event = ce.CloudEvent("e-1", "/smart-kampung/35.10.21.2003", "t", "SK-1", WHEN, ce.new_traceparent())
     headers = ce.to_headers(event)
     names = [name for name, _ in headers]
-    for required in ("ce_id", "ce_source", "ce_type", "ce_specversion", "ce_time", "ce_subject", "content-type"):
+    for required in ("ce_id", "ce_source", "ce_type", "ce_specversion", "ce_time", "ce_subject",
+                     "content-type"):
         assert required in names
     assert dict(headers)["ce_time"] == b"2026-11-29T06:30:00.123Z"
     assert dict(headers)["content-type"] == b"application/avro"
@@ -44,7 +45,8 @@ def test_dead_letter_headers_name_reason_origin_and_keep_original_headers():
                                   Origin("hub.intake.v1", 2, 41), "route", [("ce_id", b"x")], now=WHEN)
     h = dict(headers)
     assert h["ce_id"] == b"x"
-    assert h["dlq_reason"] == b"invalid_content" and h["dlq_error"] == b"citizen.nik: must be 16 digits, got 15"
+    assert h["dlq_reason"] == b"invalid_content" and \
+        h["dlq_error"] == b"citizen.nik: must be 16 digits, got 15"
     assert (h["dlq_topic"], h["dlq_partition"], h["dlq_offset"]) == (b"hub.intake.v1", b"2", b"41")
     assert h["dlq_stage"] == b"route" and h["dlq_time"].startswith(b"2026-11-29T06:30:00.123")
 

@@ -154,7 +154,8 @@ def _moving(draw: st.DrawFn, v: dict[str, Any]) -> dict[str, Any]:
     home = draw(st.sampled_from(VILLAGES))
     other = draw(KINDS["any_village_code"].filter(lambda c: c != home))
     out = v["direction"] == native.MovingDirection.KELUAR
-    return {**v, "origin_region_code": home if out else other, "destination_region_code": other if out else home}
+    return {**v, "origin_region_code": home if out else other,
+            "destination_region_code": other if out else home}
 
 
 def _pln(draw: st.DrawFn, v: dict[str, Any]) -> dict[str, Any]:
@@ -173,7 +174,8 @@ def _cover_letter(draw: st.DrawFn, v: dict[str, Any]) -> dict[str, Any]:
 
 
 def _family(draw: st.DrawFn, v: dict[str, Any]) -> dict[str, Any]:
-    if v["kk_number"] is None and v["reason"] not in (native.FamilyCardReason.BARU, native.FamilyCardReason.PISAH_KK):
+    if v["kk_number"] is None and v["reason"] not in (native.FamilyCardReason.BARU,
+                                                      native.FamilyCardReason.PISAH_KK):
         return {**v, "kk_number": draw(KINDS["kk_number"])}
     return v
 
@@ -196,7 +198,8 @@ def _kia_distinct(draw: st.DrawFn, v: dict[str, Any]) -> dict[str, Any]:
 FIXUPS = {
     native.BpjsFaskesChange: _distinct("faskes_from", "faskes_to", "faskes_code"),
     native.DeathRegistration: _distinct("deceased_nik", "reporter_nik", "nik"),
-    native.ChildIdCardApplication: _kia_distinct, native.MovingRegistration: _moving, native.PlnConnectionRequest: _pln,
+    native.ChildIdCardApplication: _kia_distinct, native.MovingRegistration: _moving,
+    native.PlnConnectionRequest: _pln,
     native.CoverLetter: _cover_letter, native.FamilyCardApplication: _family, native.BpjsRegistration: _bpjs,
 }
 
@@ -253,7 +256,7 @@ def test_every_record_and_field_is_documented_in_one_namespace(name):
                     for f in record["fields"] if not str(f.get("doc", "")).strip()]
     assert undocumented == []
     assert all(str(record.get("doc", "")).strip() for _, record in _walk_records(schema, schema["name"])) or \
-        name == f"{NAMESPACE}.RequestLifecycleEvent"  # its nested Citizen/Enrichment are documented on the field
+        name == f"{NAMESPACE}.RequestLifecycleEvent"  # nested Citizen/Enrichment are documented on the field
     pii = [f.get("pii") for _, record in _walk_records(schema, "") for f in record["fields"] if "pii" in f]
     assert set(pii) <= {True, "specific"}
 
@@ -347,7 +350,8 @@ BIRTH = native.BirthRegistration(
     birth_place="RSUD Blambangan", mother_nik=MOTHER, father_nik=FATHER, kk_number=KK,
     reporter_nik=FATHER, reporter_name="Budi Santoso")
 PLN = native.PlnConnectionRequest(
-    event_id="p-1", request_id="AGD-1", native_status="registrasi", occurred_at=T0, region_code="35.10.24.2008",
+    event_id="p-1", request_id="AGD-1", native_status="registrasi", occurred_at=T0,
+    region_code="35.10.24.2008",
     request_type="TAMBAH_DAYA", idpel="512345678901", tarif="R1", daya_va_current=900, daya_va_requested=1300,
     nik=FATHER, name="Budi Santoso", address="Dusun Krajan RT 01 RW 02")
 PUDAM = native.PudamConnectionRequest(
@@ -385,7 +389,8 @@ def test_native_status_maps_through_the_agency_vocabulary():
     assert native.to_lifecycle(PLN).citizen.idpel == "512345678901"
     assert native.to_lifecycle(PUDAM).status == lifecycle.Status.IN_PROCESS  # PUDAM 'survei'
     birth = native.to_lifecycle(BIRTH)
-    assert (birth.service_code, birth.agency, birth.citizen.nik) == ("DUKCAPIL_AKTA_KELAHIRAN", "dukcapil", FATHER)
+    assert (birth.service_code, birth.agency, birth.citizen.nik) == \
+        ("DUKCAPIL_AKTA_KELAHIRAN", "dukcapil", FATHER)
 
 
 def test_native_events_travel_with_cloudevents_headers():

@@ -44,9 +44,11 @@ def test_dead_letter_record_describes_the_headers_the_hub_writes():
     letter = DeadLetter.from_headers(headers)
     assert (letter.reason, letter.topic, letter.partition, letter.offset, letter.stage, letter.time) == (
         "internal_error", "hub.intake.v1", 2, 41, "route", T0)
-    assert (letter.error, letter.ce_id, letter.ce_source) == ("citizen.nik: bad", "e-9", "/smart-kampung/35.10.21.2003")
+    assert (letter.error, letter.ce_id, letter.ce_source) == \
+        ("citizen.nik: bad", "e-9", "/smart-kampung/35.10.21.2003")
     written = {k.removeprefix("dlq_") for k, _ in headers if k.startswith("dlq_")}
-    documented = {f["name"] for f in schema_of(DeadLetter, SCHEMAS)["fields"]} - {"ce_id", "ce_source", "ce_type"}
+    documented = {f["name"] for f in schema_of(DeadLetter, SCHEMAS)["fields"]} - \
+        {"ce_id", "ce_source", "ce_type"}
     assert written == documented, "DeadLetter.avsc and hub.wire.deadletter disagree on the dlq_* headers"
     assert _round_trip(letter) == letter
 
